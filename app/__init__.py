@@ -1,0 +1,109 @@
+"""Opentrack: honest email open tracking."""
+
+import atexit
+import fcntl
+import os
+import time
+from dataclasses import dataclass
+
+from flask import Flask
+from itsdangerous import URLSafeSerializer
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .recorder import Recorder
+from .settings import defaults
+from .store import Store
+from .tokens import new_secret, pixel_serializer
+
+
+@dataclass
+class Opentrack:
+    """What the views and commands share within one process."""
+
+    store: Store
+    serializer: URLSafeSerializer
+    recorder: Recorder
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure an Opentrack app."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "OPENTRACK_INSTANCE_PATH"
+    )
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+        template_folder="../templates",
+    )
+    app.config.from_mapping(defaults())
+    app.config.from_prefixed_env("OPENTRACK")
+    if test_config:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    config = app.config
+    config["DATABASE"] = config["DATABASE"] or os.path.join(app.instance_path, "opentrack.db")
+    config["SECRET_KEYS"] = secret_keys(config["SECRET_KEYS"], app.instance_path)
+    config["SECRET_KEY"] = config["SECRET_KEYS"][-1]
+    config["MAX_CONTENT_LENGTH"] = int(config["MAX_REQUEST_BYTES"])
+
+    store = Store(config["DATABASE"])
+    migrate(store, app.instance_path)
+
+    from . import api, cli, errors, opens
+
+    def store_batch(lines: list[list]) -> None:
+        opens.record_fetches(store, lines, None, float(config["SCANNER_WINDOW_SECONDS"]))
+
+    def store_counts(counts: dict[str, int]) -> None:
+        for name, amount in counts.items():
+            store.add_metric(name, amount)
+
+    recorder = Recorder(
+        config["DATABASE"] + "-spool", store_batch, store_counts, float(config["FLUSH_SECONDS"])
+    )
+    atexit.register(recorder.stop)
+    serializer = pixel_serializer(config["SECRET_KEYS"])
+    app.extensions["opentrack"] = Opentrack(store, serializer, recorder)
+
+    from .pixel import PixelMiddleware
+
+    app.wsgi_app = PixelMiddleware(app.wsgi_app, serializer, recorder)
+    if int(config["PROXY_HOPS"]) > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(config["PROXY_HOPS"]))
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+    return app
+
+
+def secret_keys(configured, instance_path: str) -> list[str]:
+    """Return the signing secrets: configured ones, or one generated once in the instance."""
+    if isinstance(configured, str):
+        configured = [key.strip() for key in configured.split(",") if key.strip()]
+    if configured:
+        return list(configured)
+    path = os.path.join(instance_path, "secret_keys")
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the secret.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as file:
+            file.write(new_secret() + "\n")
+    for _ in range(50):
+        with open(path) as file:
+            keys = [line.strip() for line in file if line.strip()]
+        if keys:
+            return keys
+        # Another worker created the file a moment ago and is still writing it.
+        time.sleep(0.05)
+    raise RuntimeError(f"{path} holds no secret key")
+
+
+def migrate(store: Store, instance_path: str) -> None:
+    """Apply schema migrations, one process at a time."""
+    with open(os.path.join(instance_path, ".migrate.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        store.migrate()

@@ -1,0 +1,319 @@
+"""The JSON API under /api/v1: campaigns, injection, messages, stats and non-openers."""
+
+import re
+import time
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from werkzeug.exceptions import BadRequest
+
+from . import export, inject
+from .errors import ApiError
+from .pixel import pixel_path
+from .stats import RATE_DEFINITIONS
+from .store import CampaignExists
+from .times import from_iso, hour_of, to_iso
+from .tokens import mint_token
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_RECIPIENT = 320
+MAX_NAME = 200
+
+
+def get_store():
+    """Return the app's store."""
+    return current_app.extensions["opentrack"].store
+
+
+@bp.before_request
+def require_api_key() -> None:
+    """Let a request through only with a valid, unrevoked API key."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthorized", "Send an API key as 'Authorization: Bearer <key>'.")
+    g.api_key_name = get_store().check_api_key(key.strip())
+    if g.api_key_name is None:
+        raise ApiError(401, "unauthorized", "The API key is unknown or revoked.")
+
+
+def json_body() -> dict:
+    """Return the request's JSON object, or raise a 400 that says what is wrong with it."""
+    try:
+        body = request.get_json(force=True)
+    except BadRequest as error:
+        raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from error
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "The request body must be a JSON object.")
+    return body
+
+
+def invalid(field: str, problem: str) -> ApiError:
+    """Return the 400 error for a field at fault."""
+    return ApiError(400, "invalid_field", f"'{field}' {problem}.")
+
+
+def text_field(value, field: str, max_length: int) -> str:
+    """Return a required non-empty string field, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(field, "is required and must be a non-empty string")
+    value = value.strip()
+    if len(value) > max_length:
+        raise invalid(field, f"must be at most {max_length} characters")
+    if any(ord(char) < 32 for char in value):
+        raise invalid(field, "must not contain control characters")
+    return value
+
+
+def recipient_field(value, field: str) -> str:
+    """Return a recipient: an address (lower-cased) or the sender's own subscriber id."""
+    recipient = text_field(value, field, MAX_RECIPIENT)
+    # Mailbox providers treat addresses case-insensitively; subscriber ids keep their case.
+    return recipient.lower() if "@" in recipient else recipient
+
+
+def metadata_field(value, field: str) -> dict | None:
+    """Return optional metadata, which must be a JSON object."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid(field, "must be a JSON object")
+    return value
+
+
+def html_field(value, field: str) -> str:
+    """Return the email HTML, which must be a string."""
+    if not isinstance(value, str):
+        raise invalid(field, "is required and must be a string of HTML")
+    return value
+
+
+def find_campaign(campaign_id: str) -> dict:
+    """Return a campaign or raise a 404 naming it."""
+    campaign = get_store().get_campaign(campaign_id)
+    if campaign is None:
+        raise ApiError(404, "not_found", f"No campaign with id '{campaign_id}'.")
+    return campaign
+
+
+@bp.post("/campaigns")
+def create_campaign():
+    """Create a campaign with a slug id chosen by the sender."""
+    body = json_body()
+    campaign_id = body.get("id")
+    if not isinstance(campaign_id, str) or not SLUG.match(campaign_id):
+        raise invalid(
+            "id",
+            "must be a slug: 1-64 lower-case letters, digits, '-' or '_', starting with a "
+            "letter or digit",
+        )
+    name = body.get("name")
+    name = campaign_id if name is None else text_field(name, "name", MAX_NAME)
+    try:
+        campaign = get_store().create_campaign(campaign_id, name)
+    except CampaignExists as error:
+        raise ApiError(
+            409, "conflict", f"A campaign with id '{campaign_id}' already exists."
+        ) from error
+    return jsonify(campaign), 201
+
+
+@bp.get("/campaigns")
+def list_campaigns():
+    """List campaigns, newest first, with their numbers."""
+    limit = int_arg("limit", 50, 1, 1000)
+    offset = int_arg("offset", 0, 0, None)
+    search = request.args.get("q", "")
+    store = get_store()
+    return jsonify(
+        {
+            "campaigns": store.list_campaigns(limit=limit, offset=offset, search=search),
+            "total": store.count_campaigns(search),
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@bp.get("/campaigns/<campaign_id>")
+def show_campaign(campaign_id: str):
+    """Show one campaign with its numbers."""
+    return jsonify(find_campaign(campaign_id))
+
+
+@bp.get("/campaigns/<campaign_id>/stats")
+def campaign_stats(campaign_id: str):
+    """Show a campaign's numbers, rate definitions and opens per hour since sending."""
+    campaign = find_campaign(campaign_id)
+    hourly = get_store().hourly_opens(campaign_id)
+    if campaign["first_injected_at"]:
+        start = from_iso(hour_of(campaign["first_injected_at"]))
+        for row in hourly:
+            row["hours_since_send"] = int((from_iso(row["hour"]) - start) // 3600)
+    return jsonify({**campaign, "definitions": RATE_DEFINITIONS, "opens_per_hour": hourly})
+
+
+@bp.post("/campaigns/<campaign_id>/inject")
+def inject_campaign(campaign_id: str):
+    """Register recipients' messages and return their HTML with the pixel added."""
+    find_campaign(campaign_id)
+    body = json_body()
+    single = "recipient" in body
+    requests = parse_inject(body)
+    config = current_app.config
+    if len(requests) > config["MAX_BATCH"]:
+        raise invalid("messages", f"may hold at most {config['MAX_BATCH']} messages per call")
+    messages = get_store().register_messages(
+        campaign_id, [(recipient, metadata) for recipient, metadata, _ in requests]
+    )
+    serializer = current_app.extensions["opentrack"].serializer
+    base_url = (config["BASE_URL"] or request.host_url).rstrip("/")
+    positions: dict[int, int] = {}
+    results = []
+    for message, (_, _, html) in zip(messages, requests, strict=True):
+        url = base_url + pixel_path(mint_token(serializer, message["id"]))
+        # A shared HTML body is scanned for its </body> once, not once per recipient.
+        if id(html) not in positions:
+            positions[id(html)] = inject.find_pixel_position(html)
+        results.append(
+            {
+                "message_id": message["id"],
+                "campaign_id": campaign_id,
+                "recipient": message["recipient"],
+                "metadata": message["metadata"],
+                "injected_at": message["injected_at"],
+                "pixel_url": url,
+                "html": inject.add_pixel(html, url, positions[id(html)]),
+            }
+        )
+    if single:
+        return jsonify(results[0]), 201
+    return jsonify({"messages": results}), 201
+
+
+def parse_inject(body: dict) -> list[tuple[str, dict | None, str]]:
+    """Return (recipient, metadata, html) for each message an inject body asks for."""
+    if "recipient" in body:
+        return [
+            (
+                recipient_field(body["recipient"], "recipient"),
+                metadata_field(body.get("metadata"), "metadata"),
+                html_field(body.get("html"), "html"),
+            )
+        ]
+    if "messages" in body:
+        items = body["messages"]
+        if not isinstance(items, list) or not items:
+            raise invalid("messages", "must be a non-empty list")
+        parsed = []
+        for index, item in enumerate(items):
+            field = f"messages[{index}]"
+            if not isinstance(item, dict):
+                raise invalid(field, "must be an object with 'recipient' and 'html'")
+            parsed.append(
+                (
+                    recipient_field(item.get("recipient"), f"{field}.recipient"),
+                    metadata_field(item.get("metadata"), f"{field}.metadata"),
+                    html_field(item.get("html"), f"{field}.html"),
+                )
+            )
+        return parsed
+    if "recipients" in body:
+        html = html_field(body.get("html"), "html")
+        items = body["recipients"]
+        if not isinstance(items, list) or not items:
+            raise invalid("recipients", "must be a non-empty list")
+        parsed = []
+        for index, item in enumerate(items):
+            field = f"recipients[{index}]"
+            if isinstance(item, dict):
+                recipient = recipient_field(item.get("recipient"), f"{field}.recipient")
+                metadata = metadata_field(item.get("metadata"), f"{field}.metadata")
+            else:
+                recipient, metadata = recipient_field(item, field), None
+            parsed.append((recipient, metadata, html))
+        return parsed
+    raise invalid("recipient", "is required (or 'messages', or 'html' with 'recipients')")
+
+
+@bp.get("/messages/<message_id>")
+def show_message(message_id: str):
+    """Show one message with its state and every open event."""
+    message = get_store().get_message(message_id)
+    if message is None:
+        raise ApiError(404, "not_found", f"No message with id '{message_id}'.")
+    message["message_id"] = message.pop("id")
+    return jsonify(message)
+
+
+@bp.get("/campaigns/<campaign_id>/non-openers")
+def non_openers(campaign_id: str):
+    """Stream the recipients who did not open, as CSV or JSON."""
+    find_campaign(campaign_id)
+    export_format = request.args.get("format", "json")
+    if export_format not in ("json", "csv"):
+        raise invalid("format", "must be 'json' or 'csv'")
+    min_age_hours = float_arg("min_age_hours", 0.0)
+    include_unknown = bool_arg("include_unknown", False)
+    states = ("not_opened", "unknown") if include_unknown else ("not_opened",)
+    cutoff = to_iso(time.time() - min_age_hours * 3600)
+    rows = get_store().iter_non_openers(campaign_id, states, cutoff)
+    if export_format == "csv":
+        return Response(
+            stream_with_context(export.csv_lines(rows)),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="{campaign_id}-non-openers.csv"'
+            },
+        )
+    head = {
+        "campaign_id": campaign_id,
+        "states": list(states),
+        "min_age_hours": min_age_hours,
+        "injected_before": cutoff,
+    }
+    return Response(
+        stream_with_context(export.json_chunks(rows, head)), mimetype="application/json"
+    )
+
+
+def int_arg(name: str, default: int, low: int, high: int | None) -> int:
+    """Return an integer query argument within bounds, or raise a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(name, "must be an integer") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise invalid(name, f"must be {bounds}")
+    return value
+
+
+def float_arg(name: str, default: float) -> float:
+    """Return a non-negative number query argument, or raise a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise invalid(name, "must be a number") from None
+    if not 0 <= value <= 100_000:
+        raise invalid(name, "must be between 0 and 100000")
+    return value
+
+
+def bool_arg(name: str, default: bool) -> bool:
+    """Return a true/false query argument, or raise a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise invalid(name, "must be 'true' or 'false'")

@@ -1,0 +1,126 @@
+"""The embedded database's schema, as named sqlite-utils migrations applied at start-up."""
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("opentrack")
+
+
+@migrations(name="enable_wal", transactional=False)
+def enable_wal(db: Database) -> None:
+    """Let readers and the pixel writer work at the same time."""
+    db.enable_wal()
+
+
+@migrations(name="core_tables")
+def core_tables(db: Database) -> None:
+    """Create campaigns, messages, open events, hourly counts, API keys and metrics."""
+    db["campaigns"].create(
+        {
+            "id": str,
+            "name": str,
+            "created_at": str,
+            "first_injected_at": str,
+            "sent": int,
+            "fetched": int,
+            "opened": int,
+            "unknown": int,
+            "total_opens": int,
+            "human_opens": int,
+            "machine_opens": int,
+            "first_open_at": str,
+            "last_open_at": str,
+        },
+        pk="id",
+        not_null={"name", "created_at"},
+        defaults={
+            "sent": 0,
+            "fetched": 0,
+            "opened": 0,
+            "unknown": 0,
+            "total_opens": 0,
+            "human_opens": 0,
+            "machine_opens": 0,
+        },
+    )
+    db["messages"].create(
+        {
+            "id": str,
+            "campaign_id": str,
+            "recipient": str,
+            "metadata": str,
+            "injected_at": str,
+            "state": str,
+            "opens": int,
+            "human_opens": int,
+            "machine_opens": int,
+            "mpp_opens": int,
+            "first_fetch_at": str,
+            "first_open_at": str,
+            "last_open_at": str,
+            "last_client": str,
+        },
+        pk="id",
+        foreign_keys=[("campaign_id", "campaigns", "id")],
+        not_null={"campaign_id", "recipient", "injected_at", "state"},
+        defaults={
+            "state": "not_opened",
+            "opens": 0,
+            "human_opens": 0,
+            "machine_opens": 0,
+            "mpp_opens": 0,
+        },
+    )
+    db["messages"].create_index(["campaign_id", "recipient"], unique=True)
+    db["messages"].create_index(["campaign_id", "state", "injected_at"])
+    db["events"].create(
+        {
+            "id": int,
+            "event_key": str,
+            "message_id": str,
+            "campaign_id": str,
+            "at": str,
+            "ip": str,
+            "user_agent": str,
+            "method": str,
+            "x_requested_with": str,
+            "sec_purpose": str,
+            "seconds_since_send": float,
+            "client": str,
+            "client_version": str,
+            "os": str,
+            "device": str,
+            "verdict": str,
+            "source": str,
+            "reason": str,
+            "country": str,
+            "asn": str,
+        },
+        pk="id",
+        not_null={"event_key", "message_id", "campaign_id", "at", "verdict", "source"},
+    )
+    # The spool may replay an event after a crash; its key makes the replay a no-op.
+    db["events"].create_index(["event_key"], unique=True)
+    db["events"].create_index(["message_id", "at"])
+    db["events"].create_index(["campaign_id", "at"])
+    db["campaign_hours"].create(
+        {"campaign_id": str, "hour": str, "human": int, "machine": int},
+        pk=("campaign_id", "hour"),
+        defaults={"human": 0, "machine": 0},
+    )
+    db["api_keys"].create(
+        {
+            "id": int,
+            "name": str,
+            "prefix": str,
+            "key_hash": str,
+            "created_at": str,
+            "last_used_at": str,
+            "revoked_at": str,
+        },
+        pk="id",
+        not_null={"name", "key_hash", "created_at"},
+    )
+    db["api_keys"].create_index(["key_hash"], unique=True)
+    db["api_keys"].create_index(["name"], unique=True)
+    db["metrics"].create({"name": str, "value": int}, pk="name", defaults={"value": 0})

@@ -1,0 +1,43 @@
+"""Every setting Opentrack reads, with its default and what it is for.
+
+Each name below is read from the environment as ``OPENTRACK_<NAME>`` (Flask's
+``from_prefixed_env``); ``tests/test_docs.py`` fails when one is missing from the README.
+"""
+
+SETTINGS: dict[str, tuple[object, str]] = {
+    "INSTANCE_PATH": (
+        None,
+        "Folder for the database, generated secret, spool and network data; "
+        "default `instance/` beside the `app` package.",
+    ),
+    "DATABASE": (None, "Path of the SQLite database; default `<instance>/opentrack.db`."),
+    "SECRET_KEYS": (
+        None,
+        "Comma-separated signing secrets; the last signs, all verify. "
+        "Default: generated once into `<instance>/secret_keys`.",
+    ),
+    "BASE_URL": (
+        None,
+        "Public origin used in pixel URLs (e.g. `https://t.example.com`); "
+        "default: the origin the inject request came in on.",
+    ),
+    "PROXY_HOPS": (0, "Reverse-proxy hops to trust for `X-Forwarded-For`; 0 trusts none."),
+    "MAX_REQUEST_BYTES": (
+        64 * 1024 * 1024,
+        "Largest request body accepted; the default admits 1,000 messages of 60 KB.",
+    ),
+    "MAX_BATCH": (1000, "Most messages one inject call may carry."),
+    "SCANNER_WINDOW_SECONDS": (
+        60,
+        "Fetches this soon after injection from a datacenter network count as scanners.",
+    ),
+    "FLUSH_SECONDS": (
+        0.05,
+        "How often each web worker moves recorded pixel fetches from its spool into the database.",
+    ),
+}
+
+
+def defaults() -> dict[str, object]:
+    """Return the default value of every setting."""
+    return {name: default for name, (default, _) in SETTINGS.items()}

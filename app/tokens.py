@@ -1,0 +1,41 @@
+"""Mint and read the signed tokens that name one message in a pixel URL."""
+
+import secrets
+
+from itsdangerous import BadData, URLSafeSerializer
+
+PIXEL_SALT = "opentrack.pixel"
+
+
+def new_message_id() -> str:
+    """Return a fresh opaque message id that reveals nothing about the recipient."""
+    return secrets.token_urlsafe(12)
+
+
+def new_secret() -> str:
+    """Return a fresh random signing secret."""
+    return secrets.token_urlsafe(32)
+
+
+def pixel_serializer(secret_keys: list[str]) -> URLSafeSerializer:
+    """Return the serializer for pixel tokens; the last key signs, every key verifies."""
+    if not secret_keys:
+        raise ValueError("at least one secret key is needed")
+    return URLSafeSerializer(list(secret_keys), salt=PIXEL_SALT)
+
+
+def mint_token(serializer: URLSafeSerializer, message_id: str) -> str:
+    """Return the pixel token for a message id."""
+    return serializer.dumps(message_id)
+
+
+def read_token(serializer: URLSafeSerializer, token: str) -> str | None:
+    """Return the message id a token names, or None when it is not one of ours."""
+    try:
+        message_id = serializer.loads(token)
+    except BadData:  # a bad signature, or a signed payload that does not decode
+        return None
+    # A validly signed payload of another shape can only come from a bug or a leaked key.
+    if not isinstance(message_id, str):
+        return None
+    return message_id
