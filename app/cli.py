@@ -7,7 +7,7 @@ import time
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from . import export
 from .store import NameTaken
@@ -64,6 +64,7 @@ def revoke_key(name: str) -> None:
 
 
 @click.command("init")
+@with_appcontext
 def init_command() -> None:
     """Create the instance folder, database and secret; print a first API key if none exists."""
     store = get_store()
@@ -76,6 +77,7 @@ def init_command() -> None:
 
 
 @click.command("stats")
+@with_appcontext
 @click.argument("campaign_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def stats_command(campaign_id: str, as_json: bool) -> None:
@@ -100,6 +102,7 @@ def stats_command(campaign_id: str, as_json: bool) -> None:
 
 
 @click.command("export-non-openers")
+@with_appcontext
 @click.argument("campaign_id")
 @click.option("--format", "export_format", type=click.Choice(["csv", "json"]), default="csv")
 @click.option("--min-age-hours", type=click.FloatRange(min=0), default=0.0)
@@ -125,6 +128,7 @@ def export_command(campaign_id, export_format, min_age_hours, include_unknown, o
 
 
 @click.command("flush")
+@with_appcontext
 def flush_command() -> None:
     """Store pixel fetches still waiting in spool files (those of stopped processes too)."""
     recorder = current_app.extensions["opentrack"].recorder

@@ -46,7 +46,9 @@ def auth(api_key):
 @pytest.fixture
 def campaign(client, auth):
     """A campaign called nov-news."""
-    response = client.post("/api/v1/campaigns", json={"id": "nov-news", "name": "Nov"}, headers=auth)
+    response = client.post(
+        "/api/v1/campaigns", json={"id": "nov-news", "name": "Nov"}, headers=auth
+    )
     assert response.status_code == 201
     return response.get_json()
 

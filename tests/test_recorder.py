@@ -1,0 +1,143 @@
+import json
+import os
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from app.recorder import Recorder
+
+HTML = "<body>x</body>"
+
+
+@pytest.fixture
+def messages(client, auth, campaign):
+    body = {"html": HTML, "recipients": [f"r{i}@x" for i in range(20)]}
+    response = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth)
+    return response.get_json()["messages"]
+
+
+def pixel_path(message):
+    return "/o/" + message["pixel_url"].split("/o/")[1]
+
+
+def test_spool_of_a_dead_process_is_replayed_once(app, client, store, messages):
+    recorder = app.extensions["opentrack"].recorder
+    spool_dir = recorder.spool_dir
+    os.makedirs(spool_dir, exist_ok=True)
+    lines = [
+        [
+            f"key-{i}",
+            m["message_id"],
+            time.time(),
+            "192.0.2.1",
+            "Thunderbird/115",
+            "GET",
+            None,
+            None,
+        ]
+        for i, m in enumerate(messages[:5])
+    ]
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    # A crashed worker: its file has no lock holder, and its last line was cut mid-write.
+    with open(os.path.join(spool_dir, "99999-dead.spool"), "w") as spool:
+        spool.write(text + '["key-cut", "x", 1')
+    assert recorder.replay_orphans() == 1
+    assert store.count_events() == 5
+    # The same lines again (a replay interrupted before the file was removed) add nothing.
+    with open(os.path.join(spool_dir, "99999-again.spool"), "w") as spool:
+        spool.write(text)
+    recorder.replay_orphans()
+    assert store.count_events() == 5
+    assert os.listdir(spool_dir) == []
+
+
+def test_live_spool_files_are_left_alone(app, client, store, messages, tmp_path):
+    import fcntl
+
+    recorder = app.extensions["opentrack"].recorder
+    os.makedirs(recorder.spool_dir, exist_ok=True)
+    path = os.path.join(recorder.spool_dir, "12345-live.spool")
+    line = ["k", messages[0]["message_id"], time.time(), None, "", "GET", None, None]
+    with open(path, "w") as spool:
+        spool.write(json.dumps(line) + "\n")
+        spool.flush()
+        fcntl.flock(spool, fcntl.LOCK_EX)
+        assert recorder.replay_orphans() == 0
+        assert os.path.exists(path)
+    assert recorder.replay_orphans() == 1
+    assert store.count_events() == 1
+
+
+def test_locked_database_delays_but_loses_nothing(app, client, store, messages):
+    recorder = app.extensions["opentrack"].recorder
+    # Another process holds the write lock for a while, longer than the pixel can wait.
+    blocker = sqlite3.connect(app.config["DATABASE"], timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    for message in messages:
+        assert client.get(pixel_path(message)).status_code == 200
+    answered_in = time.monotonic() - started
+    time.sleep(0.3)
+    assert answered_in < 1.0
+    blocker.rollback()
+    blocker.close()
+    deadline = time.monotonic() + 15
+    while store.count_events() < len(messages) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    recorder.flush()
+    assert store.count_events() == len(messages)
+
+
+def test_failing_store_keeps_the_spool_for_later(tmp_path):
+    calls = []
+
+    def broken(batch):
+        calls.append(batch)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    recorder = Recorder(str(tmp_path / "spool"), broken, lambda counts: None, flush_seconds=0.01)
+    recorder.append(["k1", "m1", 1.0, None, "", "GET", None, None])
+    time.sleep(0.3)
+    assert calls
+    recorder._stopping = True
+    recorder._thread.join(5)
+    stored = []
+    # A new process (or the next round) stores what the broken one could not.
+    successor = Recorder(str(tmp_path / "spool"), stored.extend, lambda counts: None)
+    os.close(recorder._fd)
+    assert successor.replay_orphans() == 1
+    assert [line[0] for line in stored] == ["k1"]
+
+
+def test_spool_rotates_without_losing_lines(tmp_path, monkeypatch):
+    import app.recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "ROTATE_BYTES", 2000)
+    stored = []
+    lock = threading.Lock()
+
+    def store_batch(batch):
+        with lock:
+            stored.extend(batch)
+
+    recorder = Recorder(str(tmp_path / "spool"), store_batch, lambda c: None, flush_seconds=0.005)
+    threads = [
+        threading.Thread(
+            target=lambda n=n: [
+                recorder.append([f"{n}-{i}", "m", 1.0, None, "x" * 20, "GET", None, None])
+                for i in range(300)
+            ]
+        )
+        for n in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recorder.stop()
+    keys = [line[0] for line in stored]
+    assert len(keys) == 1200
+    assert len(set(keys)) == 1200
+    assert len(os.listdir(tmp_path / "spool")) == 1
