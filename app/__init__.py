@@ -50,10 +50,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     store = Store(config["DATABASE"])
     migrate(store, app.instance_path)
 
-    from . import api, cli, errors, opens
+    from . import api, classify_cli, cli, errors, opens
+
+    bursts = opens.BurstTracker()
 
     def store_batch(lines: list[list]) -> None:
-        opens.record_fetches(store, lines, None, float(config["SCANNER_WINDOW_SECONDS"]))
+        networks = classify_cli.networks_for(app.instance_path, config)
+        window = float(config["SCANNER_WINDOW_SECONDS"])
+        opens.record_fetches(store, lines, networks, window, bursts)
 
     def store_counts(counts: dict[str, int]) -> None:
         for name, amount in counts.items():

@@ -144,14 +144,22 @@ def show_campaign(campaign_id: str):
 
 @bp.get("/campaigns/<campaign_id>/stats")
 def campaign_stats(campaign_id: str):
-    """Show a campaign's numbers, rate definitions and opens per hour since sending."""
+    """Show a campaign's numbers, definitions, opens per hour since sending and breakdowns."""
     campaign = find_campaign(campaign_id)
-    hourly = get_store().hourly_opens(campaign_id)
+    store = get_store()
+    hourly = store.hourly_opens(campaign_id)
     if campaign["first_injected_at"]:
         start = from_iso(hour_of(campaign["first_injected_at"]))
         for row in hourly:
             row["hours_since_send"] = int((from_iso(row["hour"]) - start) // 3600)
-    return jsonify({**campaign, "definitions": RATE_DEFINITIONS, "opens_per_hour": hourly})
+    return jsonify(
+        {
+            **campaign,
+            "definitions": RATE_DEFINITIONS,
+            "opens_per_hour": hourly,
+            "breakdowns": store.breakdowns(campaign_id),
+        }
+    )
 
 
 @bp.post("/campaigns/<campaign_id>/inject")

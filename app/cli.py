@@ -9,7 +9,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
-from . import export
+from . import export, opens
+from .classify_cli import classify_command, get_networks, networks_group
 from .store import NameTaken
 from .times import to_iso
 
@@ -136,9 +137,32 @@ def flush_command() -> None:
     click.echo(f"Stored events: {get_store().count_events()}", err=True)
 
 
+@click.command("reclassify")
+@click.argument("campaign_id", required=False)
+@with_appcontext
+def reclassify_command(campaign_id: str | None) -> None:
+    """Re-run the current rules over stored events of CAMPAIGN (or all), then fix the counts."""
+    store = get_store()
+    if campaign_id and store.get_campaign(campaign_id) is None:
+        raise click.ClickException(f"no campaign with id '{campaign_id}'")
+    total = store.count_events_of(campaign_id)
+    with click.progressbar(length=total, label="Reclassifying", file=sys.stderr) as bar:
+        result = opens.reclassify(
+            store,
+            get_networks(),
+            float(current_app.config["SCANNER_WINDOW_SECONDS"]),
+            campaign_id,
+            progress=bar.update,
+        )
+    click.echo(f"{result['events']} events looked at, {result['changed']} changed verdict/source")
+
+
 def init_app(app) -> None:
     """Register the commands on the app's CLI."""
     app.cli.add_command(keys)
+    app.cli.add_command(networks_group)
+    app.cli.add_command(classify_command)
+    app.cli.add_command(reclassify_command)
     for command in (init_command, stats_command, export_command, flush_command):
         app.cli.add_command(command)
 

@@ -28,7 +28,7 @@ BOT_UA = re.compile(
     r"AhrefsBot|MJ12bot|DotBot|ia_archiver|archive\.org_bot|HeadlessChrome|PhantomJS|"
     r"python-requests|python-urllib|python-httpx|aiohttp|curl/|Wget/|Go-http-client|okhttp|"
     r"^Java/|Apache-HttpClient|node-fetch|axios/|Scrapy|libwww-perl|"
-    r"\bbot\b|crawler|spider",
+    r"Arachni|Datadog|ApacheBench|check_http|bot\b|crawler|spider",
     re.IGNORECASE,
 )
 # A user agent naming mail software is never handed to the generic crawler list, which
@@ -41,6 +41,7 @@ CLIENT_RULES: tuple[tuple[re.Pattern[str], str, str | None, str | None], ...] = 
     (re.compile(pattern), client, os, device)
     for pattern, client, os, device in (
         (rf"^Outlook-iOS/\S+ \({V}\)", "Outlook for iOS", "iOS", None),
+        (r"^Outlook-iOS/", "Outlook for iOS", "iOS", None),
         (rf"^MacOutlook/{V}", "Outlook for Mac", "macOS", "desktop"),
         (
             rf"^Outlook/{V} CFNetwork/\S+ Darwin/\S+ \((?:x86_64|arm64)\)",
@@ -62,11 +63,14 @@ CLIENT_RULES: tuple[tuple[re.Pattern[str], str, str | None, str | None], ...] = 
         (rf"^Airmail {V}", "Airmail", None, None),
         (rf"\bMailspring/{V}", "Mailspring", None, None),
         (rf"\bMailbird/{V}", "Mailbird", None, None),
-        (rf"\beM Client/{V}", "eM Client", None, None),
+        (rf"\beM ?Client/{V}", "eM Client", None, "desktop"),
+        (rf"^Barca(?:Pro)?/{V}", "Barca", "Windows", "desktop"),
+        (rf"^MailBar/{V}", "MailBar", "macOS", "desktop"),
+        (rf"\b(?:SeaMonkey|Iceape)/{V}", "SeaMonkey", None, None),
         (rf"\bBlueMail/{V}", "BlueMail", None, None),
-        (rf"\bPostbox/{V}", "Postbox", None, None),
+        (rf"\bPostbox[/ ]{V}", "Postbox", None, "desktop"),
         (rf"\bLotus-Notes/{V}", "Lotus Notes", None, "desktop"),
-        (rf"^The Bat! {V}", "The Bat!", "Windows", "desktop"),
+        (rf"^The Bat! (?:Voyager )?{V}", "The Bat!", "Windows", "desktop"),
         (rf"\bkmail2?/{V}", "KMail", None, None),
         (r"^Superhuman\b", "Superhuman", None, None),
         (rf"\bFoxmail/{V}", "Foxmail", None, None),
@@ -80,8 +84,6 @@ CLIENT_RULES: tuple[tuple[re.Pattern[str], str, str | None, str | None], ...] = 
         (rf"\bmailapp/{V}", "MailApp", None, None),
         (rf"\bExchangeWebServices/[\d.]+ \(\d+\); Mail/{V}", "Apple Mail", "macOS", "desktop"),
         (rf"^Mail/{V} CFNetwork/", "Apple Mail", None, None),
-        (rf"\bSpark/{V}", "Spark", None, None),
-        (rf"\bProtonMail/{V}|\bProton Mail/{V}", "Proton Mail", None, None),
         # Apple Mail renders with WebKit and sends no Safari/ or Version/ token.
         (
             r"^Mozilla/5\.0 \(Macintosh; [^)]*\) AppleWebKit/[\d.+]+ \(KHTML, like Gecko\)$",
@@ -151,7 +153,19 @@ BROWSERS = {
 }
 
 OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS", "Other": "unknown"}
-LINUXES = {"Linux", "Ubuntu", "Debian", "Fedora", "Red Hat", "SUSE", "openSUSE", "Arch Linux"}
+LINUXES = {
+    "Linux",
+    "Ubuntu",
+    "Debian",
+    "Fedora",
+    "Red Hat",
+    "SUSE",
+    "openSUSE",
+    "Arch Linux",
+    "Gentoo",
+}
+# Generic words that say "a bot" without naming which one.
+GENERIC_BOT_WORDS = {"bot", "crawler", "spider"}
 
 
 @dataclass(frozen=True)
@@ -185,7 +199,7 @@ def _os_and_device(ua: str, parsed: user_agents.parsers.UserAgent) -> tuple[str,
         device = "tablet"
     elif parsed.is_mobile:
         device = "phone"
-    elif parsed.is_pc:
+    elif parsed.is_pc or "X11;" in ua:
         device = "desktop"
     else:
         device = "unknown"
@@ -236,7 +250,8 @@ def identify(user_agent: str) -> Client:
         return Client(f"Outlook for {os}", None, os, device, "client")
     bot = BOT_UA.search(ua)
     if bot or parsed.is_bot or (not MAILISH.search(ua) and _is_listed_crawler(ua)):
-        return Client(bot.group(0) if bot else "unknown", kind="bot")
+        name = bot.group(0) if bot and bot.group(0).lower() not in GENERIC_BOT_WORDS else None
+        return Client(name or "unknown", kind="bot")
     browser = BROWSERS.get(parsed.browser.family)
     if browser is not None:
         version = parsed.browser.version_string or None

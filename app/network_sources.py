@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 Range = tuple[str, str, str]
+CIDR_SHAPE = re.compile(r"^[0-9A-Fa-f:.]+(?:/\d{1,3})?$")
 
 APPLE_RELAY = "Apple iCloud Private Relay"
 MICROSOFT_SCANNER = "Microsoft Defender for Office 365 / EOP"
@@ -58,7 +60,7 @@ def parse_apple_egress_csv(text: str) -> list[Range]:
     """Parse Apple's egress-ip-ranges.csv (`CIDR,country,region,city` rows)."""
     rows: list[Range] = []
     for record in csv.reader(io.StringIO(text)):
-        if record and record[0].strip() and not record[0].startswith("#"):
+        if record and CIDR_SHAPE.match(record[0].strip()):
             rows.append((record[0].strip(), "apple_relay", APPLE_RELAY))
     if not rows and text.strip():
         raise ValueError("no ranges found in the Apple egress CSV")

@@ -63,7 +63,8 @@ class _Table:
 
     def __init__(self, spans: list[tuple[int, int, int, Match]]) -> None:
         # CIDR blocks are nested or disjoint, so a stack sweep flattens them into
-        # disjoint segments where the innermost (most specific) block wins.
+        # disjoint segments where the innermost (most specific) block wins; of identical
+        # blocks the one with the highest priority is pushed last and wins.
         spans.sort(key=lambda s: (s[0], -s[1], s[2]))
         self.starts: list[int] = []
         self.ends: list[int] = []
@@ -120,7 +121,7 @@ class Networks:
                 self.skipped += 1
                 continue
             match = interned.setdefault((kind, owner), Match(kind, owner))
-            priority = -KIND_PRIORITY.get(kind, 2)
+            priority = KIND_PRIORITY.get(kind, 2)
             spans[version].append((first, last, priority, match))
             self.counts[kind] += 1
         self.ranges = ()
@@ -210,7 +211,7 @@ def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | 
     for path in mmdb_paths:
         try:
             record = _mmdb_reader(path).get(ip.strip().strip("[]"))
-        except (OSError, ValueError, ImportError):
+        except (OSError, ValueError, RuntimeError, ImportError):
             continue
         if isinstance(record, dict):
             found_country, found_asn = _from_mmdb(record)
@@ -222,6 +223,8 @@ def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | 
     if reader is None:
         return country, asn
     result = reader.lookup(ip.strip().strip("[]"))
+    if result.is_private:
+        return country, asn
     code = result.country_code
     if not country and code and len(code) == 2 and code.isalpha():
         country = code

@@ -1,8 +1,16 @@
-"""Turn spooled pixel fetches into classified open events and store them."""
+"""Turn pixel fetches into classified open events: as they arrive, and again on demand."""
 
-from .classify import Fetch, classify
+import ipaddress
+from collections import defaultdict, deque
+from collections.abc import Callable
+
+from .classify import Fetch, Verdict, classify
 from .networks import Networks
 from .times import from_iso, to_iso
+
+# A burst: this many different messages fetched from one network within BURST_SECONDS.
+BURST_MESSAGES = 10
+BURST_SECONDS = 5.0
 
 
 def fetch_headers(x_requested_with: str | None, purpose: str | None) -> dict[str, str]:
@@ -15,8 +23,52 @@ def fetch_headers(x_requested_with: str | None, purpose: str | None) -> dict[str
     return headers
 
 
+def network_of(ip: str | None) -> str | None:
+    """Return the /24 (IPv4) or /48 (IPv6) network an address belongs to."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+class BurstTracker:
+    """Notice one network fetching many different messages' pixels within seconds.
+
+    Each web worker sees only its share of the traffic, so a burst is noticed per process:
+    with several workers it takes a little longer to trip, never falsely sooner.
+    """
+
+    def __init__(self, messages: int = BURST_MESSAGES, seconds: float = BURST_SECONDS):
+        self.messages = messages
+        self.seconds = seconds
+        self._recent: dict[str, deque] = defaultdict(deque)
+
+    def is_burst(self, ip: str | None, message_id: str, timestamp: float) -> bool:
+        """Record a fetch and return whether its network is in a burst."""
+        network = network_of(ip)
+        if network is None:
+            return False
+        recent = self._recent[network]
+        recent.append((timestamp, message_id))
+        while recent and recent[0][0] < timestamp - self.seconds:
+            recent.popleft()
+        if len(self._recent) > 10_000:
+            self._forget_idle(timestamp)
+        return len({message for _, message in recent}) >= self.messages
+
+    def _forget_idle(self, now: float) -> None:
+        for network in [n for n, q in self._recent.items() if not q or q[-1][0] < now - 60]:
+            del self._recent[network]
+
+
 def record_fetches(
-    store, lines: list[list], networks: Networks | None, scanner_window_seconds: float
+    store,
+    lines: list[list],
+    networks: Networks | None,
+    scanner_window_seconds: float,
+    bursts: BurstTracker | None = None,
 ) -> int:
     """Classify spooled fetches and store them as open events; return how many were new."""
     injected = {
@@ -28,16 +80,14 @@ def record_fetches(
         if message_id not in injected:
             continue
         since = round(timestamp - injected[message_id], 3)
-        verdict = classify(
-            Fetch(
-                user_agent=user_agent,
-                ip=ip,
-                method=method,
-                headers=fetch_headers(x_requested_with, purpose),
-                seconds_since_send=since,
-            ),
-            networks,
-            scanner_window_seconds,
+        burst = bursts.is_burst(ip, message_id, timestamp) if bursts else False
+        fetch = Fetch(
+            user_agent=user_agent,
+            ip=ip,
+            method=method,
+            headers=fetch_headers(x_requested_with, purpose),
+            seconds_since_send=since,
+            burst=burst,
         )
         events.append(
             {
@@ -50,7 +100,43 @@ def record_fetches(
                 "x_requested_with": x_requested_with,
                 "sec_purpose": purpose,
                 "seconds_since_send": since,
-                **verdict.as_dict(),
+                **classify(fetch, networks, scanner_window_seconds).as_dict(),
             }
         )
     return store.record_opens(events)
+
+
+def reclassify(
+    store,
+    networks: Networks | None,
+    scanner_window_seconds: float,
+    campaign_id: str | None = None,
+    progress: Callable[[int], None] = lambda done: None,
+) -> dict[str, int]:
+    """Re-run the current rules over stored events, then rebuild states and counters.
+
+    Returns how many events were looked at and how many changed verdict or source. Bursts are
+    judged again from the stored times, campaign by campaign.
+    """
+    looked = changed = 0
+    bursts = BurstTracker()
+    for batch in store.iter_events(campaign_id):
+        updates = []
+        for event in batch:
+            fetch = Fetch(
+                user_agent=event["user_agent"] or "",
+                ip=event["ip"],
+                method=event["method"] or "GET",
+                headers=fetch_headers(event["x_requested_with"], event["sec_purpose"]),
+                seconds_since_send=event["seconds_since_send"],
+                burst=bursts.is_burst(event["ip"], event["message_id"], from_iso(event["at"])),
+            )
+            verdict: Verdict = classify(fetch, networks, scanner_window_seconds)
+            updates.append({"id": event["id"], **verdict.as_dict()})
+            changed += (verdict.verdict, verdict.source) != (event["verdict"], event["source"])
+        store.update_verdicts(updates)
+        looked += len(batch)
+        progress(len(batch))
+    for campaign in [campaign_id] if campaign_id else store.campaign_ids():
+        store.rebuild_counters(campaign)
+    return {"events": looked, "changed": changed}

@@ -124,3 +124,44 @@ def core_tables(db: Database) -> None:
     db["api_keys"].create_index(["key_hash"], unique=True)
     db["api_keys"].create_index(["name"], unique=True)
     db["metrics"].create({"name": str, "value": int}, pk="name", defaults={"value": 0})
+
+
+@migrations(name="breakdowns")
+def breakdowns(db: Database) -> None:
+    """Count opens and first-time openers per client, OS, device, country and verdict source."""
+    db["campaign_breakdowns"].create(
+        {
+            "campaign_id": str,
+            "dimension": str,
+            "value": str,
+            "opens": int,
+            "human_opens": int,
+            "machine_opens": int,
+            "openers": int,
+        },
+        pk=("campaign_id", "dimension", "value"),
+        defaults={"opens": 0, "human_opens": 0, "machine_opens": 0, "openers": 0},
+    )
+
+
+@migrations(name="dashboard_users")
+def dashboard_users(db: Database) -> None:
+    """Create dashboard users and the failed sign-in counters that throttle guessing."""
+    db["users"].create(
+        {
+            "id": int,
+            "email": str,
+            "password_hash": str,
+            "created_at": str,
+            "last_sign_in_at": str,
+        },
+        pk="id",
+        not_null={"email", "password_hash", "created_at"},
+    )
+    db["users"].create_index(["email"], unique=True)
+    # One row per throttled key: "email:<address>" or "ip:<address>".
+    db["sign_in_failures"].create(
+        {"key": str, "failures": int, "last_failed_at": float, "locked_until": float},
+        pk="key",
+        defaults={"failures": 0, "locked_until": 0},
+    )

@@ -31,6 +31,11 @@ SETTINGS: dict[str, tuple[object, str]] = {
         60,
         "Fetches this soon after injection from a datacenter network count as scanners.",
     ),
+    "GEOIP_MMDB": (
+        None,
+        "Comma-separated paths of MaxMind-format .mmdb files (country, ASN) to prefer over the "
+        "bundled geoip2fast data.",
+    ),
     "FLUSH_SECONDS": (
         0.05,
         "How often each web worker moves recorded pixel fetches from its spool into the database.",

@@ -64,12 +64,12 @@ def test_whole_loop(server, http):
 
     agents = [IPHONE_MAIL, OUTLOOK, GMAIL_PROXY, APPLE_MPP]
     for message, agent in zip(messages, agents, strict=False):
-        pixel = requests.get(message["pixel_url"], headers={"User-Agent": agent}, timeout=5)
+        pixel = requests.get(message["pixel_url"], headers={"User-Agent": agent}, timeout=30)
         assert pixel.status_code == 200
         assert pixel.content[:6] == b"GIF89a" and len(pixel.content) == 43
         assert pixel.headers["Cache-Control"] == "no-store, no-cache, must-revalidate, private"
-    assert requests.head(messages[0]["pixel_url"], timeout=5).status_code == 200
-    assert requests.get(server.url + "/o/forged.gif", timeout=5).status_code == 200
+    assert requests.head(messages[0]["pixel_url"], timeout=30).status_code == 200
+    assert requests.get(server.url + "/o/forged.gif", timeout=30).status_code == 200
 
     stats_url = server.url + "/api/v1/campaigns/e2e/stats"
     stats = wait_for(lambda: (s := http.get(stats_url).json())["total_opens"] == 5 and s)

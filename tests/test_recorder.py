@@ -80,7 +80,8 @@ def test_locked_database_delays_but_loses_nothing(app, client, store, messages):
         assert client.get(pixel_path(message)).status_code == 200
     answered_in = time.monotonic() - started
     time.sleep(0.3)
-    assert answered_in < 1.0
+    # Waiting on the lock would take the 30 s busy timeout per request; spooling takes none.
+    assert answered_in < 10
     blocker.rollback()
     blocker.close()
     deadline = time.monotonic() + 15

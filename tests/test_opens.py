@@ -1,0 +1,128 @@
+"""Open events as the pixel path stores them, breakdowns, bursts and reclassification."""
+
+import time
+
+import pytest
+
+from app.opens import BurstTracker, network_of, reclassify
+
+HTML = "<body>x</body>"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+OUTLOOK = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.6326; Pro)"
+GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+
+
+@pytest.mark.parametrize(
+    ("ip", "network"),
+    [
+        ("192.0.2.77", "192.0.2.0/24"),
+        ("2001:db8:1:2::5", "2001:db8:1::/48"),
+        ("nonsense", None),
+        (None, None),
+    ],
+)
+def test_network_of(ip, network):
+    assert network_of(ip) == network
+
+
+def test_burst_needs_many_different_messages_from_one_network():
+    tracker = BurstTracker(messages=3, seconds=5)
+    assert not tracker.is_burst("192.0.2.1", "m1", 100.0)
+    assert not tracker.is_burst("192.0.2.2", "m1", 100.1)
+    assert not tracker.is_burst("192.0.2.3", "m2", 100.2)
+    assert not tracker.is_burst("198.51.100.1", "m3", 100.3)
+    assert tracker.is_burst("192.0.2.4", "m3", 100.4)
+    # Long after, the same network is quiet again.
+    assert not tracker.is_burst("192.0.2.4", "m4", 200.0)
+
+
+@pytest.fixture
+def opened_campaign(client, auth, campaign, flush):
+    body = {"html": HTML, "recipients": [f"r{i}@x" for i in range(6)]}
+    messages = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth).get_json()[
+        "messages"
+    ]
+    agents = [IPHONE, IPHONE, OUTLOOK, GMAIL, "Mozilla/5.0", None]
+    for message, agent in zip(messages, agents, strict=True):
+        if agent:
+            path = "/o/" + message["pixel_url"].split("/o/")[1]
+            client.get(path, headers={"User-Agent": agent})
+            client.get(path, headers={"User-Agent": agent})
+    # A HEAD prefetch of an otherwise unopened message is a machine fetch.
+    client.head("/o/" + messages[5]["pixel_url"].split("/o/")[1])
+    flush()
+    return messages
+
+
+def stats(client, auth):
+    return client.get("/api/v1/campaigns/nov-news/stats", headers=auth).get_json()
+
+
+def test_breakdowns_count_opens_and_first_openers(client, auth, opened_campaign):
+    breakdowns = stats(client, auth)["breakdowns"]
+    clients = {row["value"]: row for row in breakdowns["client"]}
+    assert clients["Apple Mail"]["openers"] == 2
+    assert clients["Apple Mail"]["opens"] >= 4
+    assert clients["Gmail"]["openers"] == 1
+    sources = {row["value"]: row for row in breakdowns["source"]}
+    assert sources["apple_mpp"]["machine_opens"] == 2
+    assert sources["apple_mpp"]["openers"] == 0
+    assert sources["prefetch"]["machine_opens"] == 1
+    assert sources["gmail_proxy"]["human_opens"] == 2
+    for rows in breakdowns.values():
+        assert sum(row["opens"] for row in rows) == 11
+        assert sum(row["share"] for row in rows) == pytest.approx(1, abs=0.001)
+    devices = {row["value"] for row in breakdowns["device"]}
+    assert "phone" in devices
+
+
+def test_reclassify_rebuilds_exactly_what_the_pixel_path_counted(
+    client, auth, store, opened_campaign
+):
+    before = stats(client, auth)
+    messages_before = [store.get_message(m["message_id"]) for m in opened_campaign]
+    result = reclassify(store, None, 60, "nov-news")
+    assert result == {"events": 11, "changed": 0}
+    after = stats(client, auth)
+    assert after == before
+    assert [store.get_message(m["message_id"]) for m in opened_campaign] == messages_before
+
+
+def test_reclassify_applies_changed_rules(client, auth, store, opened_campaign, monkeypatch):
+    import app.opens
+    from app.classify import Verdict
+
+    def everything_is_a_bot(fetch, networks=None, window=60):
+        return Verdict("unknown", None, "unknown", "unknown", "machine", "bot", "test rule")
+
+    monkeypatch.setattr(app.opens, "classify", everything_is_a_bot)
+    result = reclassify(store, None, 60)
+    assert result["changed"] == 11
+    numbers = stats(client, auth)
+    assert (numbers["opened"], numbers["unknown"], numbers["not_opened"]) == (0, 0, 6)
+    assert numbers["machine_opens"] == 11
+    assert numbers["fetched"] == 6
+    message = store.get_message(opened_campaign[0]["message_id"])
+    assert message["state"] == "not_opened"
+    assert message["first_open_at"] is None
+
+
+def test_reclassify_command(runner, opened_campaign):
+    result = runner.invoke(args=["reclassify", "nov-news"])
+    assert result.exit_code == 0, result.output
+    assert "11 events looked at" in result.stdout
+    assert runner.invoke(args=["reclassify", "nope"]).exit_code != 0
+
+
+def test_event_keeps_the_raw_facts(client, auth, store, opened_campaign):
+    message = store.get_message(opened_campaign[0]["message_id"])
+    event = message["events"][0]
+    assert event["user_agent"] == IPHONE
+    assert event["ip"] == "127.0.0.1"
+    assert event["method"] == "GET"
+    assert 0 <= event["seconds_since_send"] < time.time()
+    assert event["client"] == "Apple Mail"
+    assert event["device"] == "phone"
