@@ -37,11 +37,19 @@ class Server:
     """A running gunicorn with its own instance folder."""
 
     def __init__(self, instance: Path, env: dict | None = None):
+        self.env = {**os.environ, "OPENTRACK_INSTANCE_PATH": str(instance), **(env or {})}
+        instance.mkdir(parents=True, exist_ok=True)
+        self.log = open(instance.parent / "gunicorn.log", "w")  # noqa: SIM115
+        # Another process may take the free port before gunicorn binds it: try a new one.
+        for _ in range(3):
+            if self._start():
+                return
+        self.log.close()
+        raise RuntimeError("gunicorn did not start; see " + self.log.name)
+
+    def _start(self) -> bool:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "OPENTRACK_INSTANCE_PATH": str(instance), **(env or {})}
-        self.log = open(instance.parent / "gunicorn.log", "w")  # noqa: SIM115
-        instance.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             procfile_command("web", self.port),
             cwd=ROOT,
@@ -49,15 +57,18 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/ping.gif", timeout=1).status_code == 200:
-                    return
+                if requests.get(self.url + "/ping.gif", timeout=5).status_code == 200:
+                    return True
             except requests.ConnectionError:
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not start")
+            if self.process.poll() is not None:
+                return False
+        self.process.kill()
+        self.process.wait()
+        return False
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """Run the opentrack command against this server's instance."""
