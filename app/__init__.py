@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .recorder import Recorder
 from .settings import defaults
 from .store import Store
-from .tokens import new_secret, pixel_serializer
+from .tokens import new_secret, optout_serializer, pixel_serializer
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Opentrack:
     store: Store
     serializer: URLSafeSerializer
     recorder: Recorder
+    optout_serializer: URLSafeSerializer
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -50,14 +51,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     store = Store(config["DATABASE"])
     migrate(store, app.instance_path)
 
-    from . import api, classify_cli, cli, errors, opens
+    from . import api, api_privacy, classify_cli, cli, cli_privacy, errors, opens, privacy_views
 
     bursts = opens.BurstTracker()
+    privacy = opens.StoragePolicy(
+        ip=str(config["STORE_IP"]), user_agent=str(config["STORE_USER_AGENT"])
+    )
 
     def store_batch(lines: list[list]) -> None:
         networks = classify_cli.networks_for(app.instance_path, config)
         window = float(config["SCANNER_WINDOW_SECONDS"])
-        opens.record_fetches(store, lines, networks, window, bursts)
+        opens.record_fetches(store, lines, networks, window, bursts, privacy)
 
     def store_counts(counts: dict[str, int]) -> None:
         for name, amount in counts.items():
@@ -68,16 +72,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     atexit.register(recorder.stop)
     serializer = pixel_serializer(config["SECRET_KEYS"])
-    app.extensions["opentrack"] = Opentrack(store, serializer, recorder)
+    app.extensions["opentrack"] = Opentrack(
+        store=store,
+        serializer=serializer,
+        recorder=recorder,
+        optout_serializer=optout_serializer(config["SECRET_KEYS"]),
+    )
 
     from .pixel import PixelMiddleware
 
-    app.wsgi_app = PixelMiddleware(app.wsgi_app, serializer, recorder)
+    app.wsgi_app = PixelMiddleware(
+        app.wsgi_app, serializer, recorder, honor_gpc=bool(config["HONOR_GPC"])
+    )
     if int(config["PROXY_HOPS"]) > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(config["PROXY_HOPS"]))
     errors.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_privacy.bp)
+    app.register_blueprint(privacy_views.bp)
     cli.init_app(app)
+    cli_privacy.init_app(app)
     return app
 
 

@@ -2,6 +2,7 @@
 
 import re
 import time
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 from werkzeug.exceptions import BadRequest
@@ -9,6 +10,7 @@ from werkzeug.exceptions import BadRequest
 from . import export, inject
 from .errors import ApiError
 from .pixel import pixel_path
+from .privacy_views import optout_path
 from .stats import RATE_DEFINITIONS
 from .store import CampaignExists
 from .times import from_iso, hour_of, to_iso
@@ -110,8 +112,9 @@ def create_campaign():
         )
     name = body.get("name")
     name = campaign_id if name is None else text_field(name, "name", MAX_NAME)
+    track = bool_field(body.get("track"), "track", True)
     try:
-        campaign = get_store().create_campaign(campaign_id, name)
+        campaign = get_store().create_campaign(campaign_id, name, track=track)
     except CampaignExists as error:
         raise ApiError(
             409, "conflict", f"A campaign with id '{campaign_id}' already exists."
@@ -165,25 +168,31 @@ def campaign_stats(campaign_id: str):
 @bp.post("/campaigns/<campaign_id>/inject")
 def inject_campaign(campaign_id: str):
     """Register recipients' messages and return their HTML with the pixel added."""
-    find_campaign(campaign_id)
+    campaign = find_campaign(campaign_id)
     body = json_body()
     single = "recipient" in body
-    requests = parse_inject(body)
+    track = bool_field(body.get("track"), "track", campaign["track"])
+    items = parse_inject(body, track)
     config = current_app.config
-    if len(requests) > config["MAX_BATCH"]:
+    if len(items) > config["MAX_BATCH"]:
         raise invalid("messages", f"may hold at most {config['MAX_BATCH']} messages per call")
     messages = get_store().register_messages(
-        campaign_id, [(recipient, metadata) for recipient, metadata, _ in requests]
+        campaign_id, [(item.recipient, item.metadata, item.track) for item in items]
     )
-    serializer = current_app.extensions["opentrack"].serializer
+    opentrack = current_app.extensions["opentrack"]
     base_url = (config["BASE_URL"] or request.host_url).rstrip("/")
     positions: dict[int, int] = {}
     results = []
-    for message, (_, _, html) in zip(messages, requests, strict=True):
-        url = base_url + pixel_path(mint_token(serializer, message["id"]))
-        # A shared HTML body is scanned for its </body> once, not once per recipient.
-        if id(html) not in positions:
-            positions[id(html)] = inject.find_pixel_position(html)
+    for message, item in zip(messages, items, strict=True):
+        html = item.html
+        optout_url = base_url + optout_path(mint_token(opentrack.optout_serializer, message["id"]))
+        url = None
+        if message["tracked"]:
+            url = base_url + pixel_path(mint_token(opentrack.serializer, message["id"]))
+            # A shared HTML body is scanned for its </body> once, not once per recipient.
+            if id(html) not in positions:
+                positions[id(html)] = inject.find_pixel_position(html)
+            html = inject.add_pixel(html, url, positions[id(html)])
         results.append(
             {
                 "message_id": message["id"],
@@ -191,8 +200,10 @@ def inject_campaign(campaign_id: str):
                 "recipient": message["recipient"],
                 "metadata": message["metadata"],
                 "injected_at": message["injected_at"],
+                "tracked": message["tracked"],
                 "pixel_url": url,
-                "html": inject.add_pixel(html, url, positions[id(html)]),
+                "optout_url": optout_url,
+                "html": inject.fill_optout_url(html, optout_url),
             }
         )
     if single:
@@ -200,14 +211,25 @@ def inject_campaign(campaign_id: str):
     return jsonify({"messages": results}), 201
 
 
-def parse_inject(body: dict) -> list[tuple[str, dict | None, str]]:
-    """Return (recipient, metadata, html) for each message an inject body asks for."""
+@dataclass(frozen=True)
+class InjectItem:
+    """One message an inject call asks for."""
+
+    recipient: str
+    metadata: dict | None
+    html: str
+    track: bool
+
+
+def parse_inject(body: dict, track: bool) -> list[InjectItem]:
+    """Return the messages an inject body asks for; per-message "track" overrides the call's."""
     if "recipient" in body:
         return [
-            (
+            InjectItem(
                 recipient_field(body["recipient"], "recipient"),
                 metadata_field(body.get("metadata"), "metadata"),
                 html_field(body.get("html"), "html"),
+                track,
             )
         ]
     if "messages" in body:
@@ -220,10 +242,11 @@ def parse_inject(body: dict) -> list[tuple[str, dict | None, str]]:
             if not isinstance(item, dict):
                 raise invalid(field, "must be an object with 'recipient' and 'html'")
             parsed.append(
-                (
+                InjectItem(
                     recipient_field(item.get("recipient"), f"{field}.recipient"),
                     metadata_field(item.get("metadata"), f"{field}.metadata"),
                     html_field(item.get("html"), f"{field}.html"),
+                    bool_field(item.get("track"), f"{field}.track", track),
                 )
             )
         return parsed
@@ -238,11 +261,21 @@ def parse_inject(body: dict) -> list[tuple[str, dict | None, str]]:
             if isinstance(item, dict):
                 recipient = recipient_field(item.get("recipient"), f"{field}.recipient")
                 metadata = metadata_field(item.get("metadata"), f"{field}.metadata")
+                item_track = bool_field(item.get("track"), f"{field}.track", track)
             else:
-                recipient, metadata = recipient_field(item, field), None
-            parsed.append((recipient, metadata, html))
+                recipient, metadata, item_track = recipient_field(item, field), None, track
+            parsed.append(InjectItem(recipient, metadata, html, item_track))
         return parsed
     raise invalid("recipient", "is required (or 'messages', or 'html' with 'recipients')")
+
+
+def bool_field(value, field: str, default: bool) -> bool:
+    """Return an optional true/false field."""
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid(field, "must be true or false")
+    return value
 
 
 @bp.get("/messages/<message_id>")

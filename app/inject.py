@@ -16,6 +16,16 @@ _SKIP_OR_BODY_END = re.compile(
 )
 
 
+OPTOUT_PLACEHOLDER = re.compile(r"\{\{\s*optout_url\s*\}\}")
+
+
+def fill_optout_url(document: str, optout_url: str) -> str:
+    """Return the document with every ``{{ optout_url }}`` placeholder set to the link."""
+    if "optout_url" not in document:
+        return document
+    return OPTOUT_PLACEHOLDER.sub(html.escape(optout_url, quote=True), document)
+
+
 def pixel_tag(pixel_url: str) -> str:
     """Return the 1x1 image tag for a pixel URL."""
     src = html.escape(pixel_url, quote=True)

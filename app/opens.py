@@ -1,16 +1,17 @@
 """Turn pixel fetches into classified open events: as they arrive, and again on demand."""
 
-import ipaddress
 from collections import defaultdict, deque
 from collections.abc import Callable
 
 from .classify import Fetch, Verdict, classify
 from .networks import Networks
+from .privacy import StoragePolicy, truncate_ip
 from .times import from_iso, to_iso
 
 # A burst: this many different messages fetched from one network within BURST_SECONDS.
 BURST_MESSAGES = 10
 BURST_SECONDS = 5.0
+DEFAULT_POLICY = StoragePolicy()
 
 
 def fetch_headers(x_requested_with: str | None, purpose: str | None) -> dict[str, str]:
@@ -23,18 +24,8 @@ def fetch_headers(x_requested_with: str | None, purpose: str | None) -> dict[str
     return headers
 
 
-def network_of(ip: str | None) -> str | None:
-    """Return the /24 (IPv4) or /48 (IPv6) network an address belongs to."""
-    try:
-        address = ipaddress.ip_address(ip or "")
-    except ValueError:
-        return None
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
 class BurstTracker:
-    """Notice one network fetching many different messages' pixels within seconds.
+    """Notice one network (IPv4 /24, IPv6 /48) fetching many messages' pixels within seconds.
 
     Each web worker sees only its share of the traffic, so a burst is noticed per process:
     with several workers it takes a little longer to trip, never falsely sooner.
@@ -47,7 +38,7 @@ class BurstTracker:
 
     def is_burst(self, ip: str | None, message_id: str, timestamp: float) -> bool:
         """Record a fetch and return whether its network is in a burst."""
-        network = network_of(ip)
+        network = truncate_ip(ip)
         if network is None:
             return False
         recent = self._recent[network]
@@ -69,14 +60,21 @@ def record_fetches(
     networks: Networks | None,
     scanner_window_seconds: float,
     bursts: BurstTracker | None = None,
+    policy: StoragePolicy = DEFAULT_POLICY,
 ) -> int:
-    """Classify spooled fetches and store them as open events; return how many were new."""
+    """Classify spooled fetches and store them as open events; return how many were new.
+
+    A line is [key, message id, time, ip, user agent, method, x-requested-with, purpose] and
+    optionally a dict of extras ("private": only a count may be kept).
+    """
     injected = {
         message_id: from_iso(at)
         for message_id, at in store.injected_times(line[1] for line in lines).items()
     }
     events = []
-    for key, message_id, timestamp, ip, user_agent, method, x_requested_with, purpose in lines:
+    for line in lines:
+        key, message_id, timestamp, ip, user_agent, method, x_requested_with, purpose = line[:8]
+        extras = line[8] if len(line) > 8 else {}
         if message_id not in injected:
             continue
         since = round(timestamp - injected[message_id], 3)
@@ -89,20 +87,19 @@ def record_fetches(
             seconds_since_send=since,
             burst=burst,
         )
-        events.append(
-            {
-                "event_key": key,
-                "message_id": message_id,
-                "at": to_iso(timestamp),
-                "ip": ip,
-                "user_agent": user_agent,
-                "method": method,
-                "x_requested_with": x_requested_with,
-                "sec_purpose": purpose,
-                "seconds_since_send": since,
-                **classify(fetch, networks, scanner_window_seconds).as_dict(),
-            }
-        )
+        event = {
+            "event_key": key,
+            "message_id": message_id,
+            "at": to_iso(timestamp),
+            "ip": ip,
+            "user_agent": user_agent,
+            "method": method,
+            "x_requested_with": x_requested_with,
+            "sec_purpose": purpose,
+            "seconds_since_send": since,
+            **classify(fetch, networks, scanner_window_seconds).as_dict(),
+        }
+        events.append(policy.apply(event, private=bool(extras.get("private"))))
     return store.record_opens(events)
 
 
@@ -116,13 +113,17 @@ def reclassify(
     """Re-run the current rules over stored events, then rebuild states and counters.
 
     Returns how many events were looked at and how many changed verdict or source. Bursts are
-    judged again from the stored times, campaign by campaign.
+    judged again from the stored times. Events whose user agent is not stored keep theirs.
     """
     looked = changed = 0
     bursts = BurstTracker()
     for batch in store.iter_events(campaign_id):
         updates = []
         for event in batch:
+            looked += 1
+            # Without its user agent (purged, or never kept) an event keeps its verdict.
+            if event["user_agent"] is None:
+                continue
             fetch = Fetch(
                 user_agent=event["user_agent"] or "",
                 ip=event["ip"],
@@ -132,10 +133,17 @@ def reclassify(
                 burst=bursts.is_burst(event["ip"], event["message_id"], from_iso(event["at"])),
             )
             verdict: Verdict = classify(fetch, networks, scanner_window_seconds)
-            updates.append({"id": event["id"], **verdict.as_dict()})
+            # Country and network owner came from the full IP, which may not be stored.
+            updates.append(
+                {
+                    **verdict.as_dict(),
+                    "id": event["id"],
+                    "country": event["country"],
+                    "asn": event["asn"],
+                }
+            )
             changed += (verdict.verdict, verdict.source) != (event["verdict"], event["source"])
         store.update_verdicts(updates)
-        looked += len(batch)
         progress(len(batch))
     for campaign in [campaign_id] if campaign_id else store.campaign_ids():
         store.rebuild_counters(campaign)

@@ -42,10 +42,11 @@ def pixel_path(token: str) -> str:
 class PixelMiddleware:
     """Answer pixel and ping requests before Flask sees them; pass the rest to Flask."""
 
-    def __init__(self, app, serializer, recorder: Recorder):
+    def __init__(self, app, serializer, recorder: Recorder, honor_gpc: bool = False):
         self.app = app
         self.serializer = serializer
         self.recorder = recorder
+        self.honor_gpc = honor_gpc
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -73,15 +74,20 @@ class PixelMiddleware:
             self.recorder.count("pixel_other_method")
             return
         purpose = environ.get("HTTP_SEC_PURPOSE") or environ.get("HTTP_PURPOSE")
-        self.recorder.append(
-            [
-                uuid.uuid4().hex,
-                message_id,
-                time.time(),
-                environ.get("REMOTE_ADDR"),
-                environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
-                method,
-                (environ.get("HTTP_X_REQUESTED_WITH") or "")[:MAX_HEADER] or None,
-                (purpose or "")[:MAX_HEADER] or None,
-            ]
-        )
+        line = [
+            uuid.uuid4().hex,
+            message_id,
+            time.time(),
+            environ.get("REMOTE_ADDR"),
+            environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
+            method,
+            (environ.get("HTTP_X_REQUESTED_WITH") or "")[:MAX_HEADER] or None,
+            (purpose or "")[:MAX_HEADER] or None,
+        ]
+        # An optional ninth element holds extras; "private" keeps the fetch as a count only.
+        if self.honor_gpc and (
+            environ.get("HTTP_SEC_GPC", "").strip() == "1"
+            or environ.get("HTTP_DNT", "").strip() == "1"
+        ):
+            line.append({"private": 1})
+        self.recorder.append(line)

@@ -19,8 +19,6 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-# Start a new spool file once the current one holds this much already-stored data.
-ROTATE_BYTES = 4 * 1024 * 1024
 # Look for spool files of dead processes this often.
 ORPHAN_SCAN_SECONDS = 5.0
 # After a failed write to the store, wait this long before the next try (doubling, capped).
@@ -42,9 +40,10 @@ class Recorder:
         self.store_counts = store_counts
         self.counts: Counter = Counter()
         self.flush_seconds = flush_seconds
-        # Held only to append a line or to switch files: never while the store is written.
+        # Held only to append a line or to empty the file: never while the store is written.
         self._lock = threading.Lock()
-        self._drain_lock = threading.Lock()
+        # One batch at a time goes to the store, whichever thread (writer, flush) sends it.
+        self._store_lock = threading.Lock()
         self._wake = threading.Event()
         self._pid = None
         self._fd = None
@@ -66,7 +65,10 @@ class Recorder:
 
     def count(self, name: str) -> None:
         """Count a pixel request that was answered but not recorded (a bad token, say)."""
-        self.counts[name] += 1
+        with self._lock:
+            if self._pid != os.getpid():
+                self._start()
+            self.counts[name] += 1
 
     def flush(self) -> None:
         """Store everything spooled so far, in the calling thread."""
@@ -88,6 +90,12 @@ class Recorder:
                 self.flush()
             except Exception:
                 log.exception("could not store the spool at exit; the next start replays it")
+                return
+            with self._lock:
+                if os.fstat(self._fd).st_size == 0:
+                    os.unlink(self._path)
+                    os.close(self._fd)
+                    self._pid = None
 
     def _start(self) -> None:
         # Called with the lock held, in a new process (gunicorn forks workers after import).
@@ -124,21 +132,19 @@ class Recorder:
                 delay = min(delay * 2, RETRY_SECONDS[1])
 
     def _drain(self) -> None:
-        """Store the lines of this process's spool past the stored offset; rotate when big."""
-        with self._drain_lock:
+        """Store the lines of this process's spool past the stored offset, then empty it."""
+        with self._store_lock:
             self._offset += self._store_from(self._path, self._offset)
-            if self._offset < ROTATE_BYTES:
-                return
+            # Appends wait for this lock, so nothing lands between the check and the truncate;
+            # stored lines (and the IPs in them) do not linger on disk.
             with self._lock:
-                old_fd, old_path, old_offset = self._fd, self._path, self._offset
-                self._open_new_file()
-            # Lines appended between the read above and the switch are still in the old file.
-            self._store_from(old_path, old_offset)
-            os.unlink(old_path)
-            os.close(old_fd)
+                if os.fstat(self._fd).st_size == self._offset:
+                    os.ftruncate(self._fd, 0)
+                    self._offset = 0
 
     def _store_counts(self) -> None:
-        counts, self.counts = self.counts, Counter()
+        with self._lock:
+            counts, self.counts = self.counts, Counter()
         if counts:
             self.store_counts(dict(counts))
 
@@ -154,6 +160,10 @@ class Recorder:
 
     def replay_orphans(self) -> int:
         """Store and remove spool files whose process is gone; return how many."""
+        with self._store_lock:
+            return self._replay_orphans()
+
+    def _replay_orphans(self) -> int:
         self._last_orphan_scan = time.monotonic()
         replayed = 0
         try:

@@ -165,3 +165,133 @@ def dashboard_users(db: Database) -> None:
         pk="key",
         defaults={"failures": 0, "locked_until": 0},
     )
+
+
+@migrations(name="privacy")
+def privacy(db: Database) -> None:
+    """Add tracking switches, the opt-out list and the erasure audit log."""
+    db["campaigns"].add_column("track", int, not_null_default=1)
+    db["campaigns"].add_column("untracked", int, not_null_default=0)
+    db["messages"].add_column("tracked", int, not_null_default=1)
+    # The hash keeps an opt-out honoured after the address itself has been erased.
+    db["suppressions"].create(
+        {"recipient_hash": str, "recipient": str, "source": str, "created_at": str},
+        pk="recipient_hash",
+        not_null={"source", "created_at"},
+    )
+    db["erasures"].create(
+        {"id": int, "at": str, "actor": str, "messages": int, "events": int, "suppressions": int},
+        pk="id",
+    )
+
+
+@migrations(name="clicks_webhooks_follow_ups")
+def clicks_webhooks_follow_ups(db: Database) -> None:
+    """Add tracked links and clicks, webhook endpoints with their outbox, and follow-ups."""
+    db["campaigns"].add_column("track_clicks", int, not_null_default=0)
+    for column in ("clicks", "human_clicks", "machine_clicks", "clickers"):
+        db["campaigns"].add_column(column, int, not_null_default=0)
+    db["messages"].add_column("human_clicks", int, not_null_default=0)
+    db["links"].create(
+        {
+            "id": int,
+            "campaign_id": str,
+            "url": str,
+            "created_at": str,
+            "clicks": int,
+            "human_clicks": int,
+            "machine_clicks": int,
+            "clickers": int,
+        },
+        pk="id",
+        not_null={"campaign_id", "url", "created_at"},
+        defaults={"clicks": 0, "human_clicks": 0, "machine_clicks": 0, "clickers": 0},
+    )
+    db["links"].create_index(["campaign_id", "url"], unique=True)
+    db["clicks"].create(
+        {
+            "id": int,
+            "event_key": str,
+            "message_id": str,
+            "campaign_id": str,
+            "link_id": int,
+            "at": str,
+            "ip": str,
+            "user_agent": str,
+            "method": str,
+            "seconds_since_send": float,
+            "client": str,
+            "client_version": str,
+            "os": str,
+            "device": str,
+            "verdict": str,
+            "source": str,
+            "reason": str,
+            "country": str,
+            "asn": str,
+            # 0 until the click is old enough to tell whether it was part of a scanner burst.
+            "settled": int,
+        },
+        pk="id",
+        not_null={"event_key", "message_id", "campaign_id", "link_id", "at", "verdict", "source"},
+        defaults={"settled": 0},
+    )
+    db["clicks"].create_index(["event_key"], unique=True)
+    db["clicks"].create_index(["message_id", "at"])
+    db["clicks"].create_index(["settled", "at"])
+    db["webhooks"].create(
+        {
+            "id": str,
+            "url": str,
+            "events": str,
+            "include_machine": int,
+            "description": str,
+            "secret": str,
+            "created_at": str,
+            "deleted_at": str,
+        },
+        pk="id",
+        not_null={"url", "events", "secret", "created_at"},
+        defaults={"include_machine": 1},
+    )
+    db["webhook_deliveries"].create(
+        {
+            "id": int,
+            "webhook_id": str,
+            "event_id": str,
+            "event_type": str,
+            "payload": str,
+            "created_at": str,
+            "status": str,
+            "attempts": int,
+            # Unix times, so the worker compares and adds seconds without parsing.
+            "next_attempt_at": float,
+            # When the retry clock started: the event, or a redelivery asked for by hand.
+            "retry_from": float,
+            "claimed_until": float,
+            "claimed_by": str,
+            "last_attempt_at": str,
+            "last_status": int,
+            "last_error": str,
+            "delivered_at": str,
+        },
+        pk="id",
+        not_null={"webhook_id", "event_id", "event_type", "payload", "created_at", "status"},
+        defaults={"status": "pending", "attempts": 0},
+    )
+    db["webhook_deliveries"].create_index(["webhook_id", "event_id"], unique=True)
+    db["webhook_deliveries"].create_index(["status", "webhook_id", "id"])
+    db["webhook_deliveries"].create_index(["webhook_id", "id"])
+    db["follow_ups"].create(
+        {
+            "campaign_id": str,
+            "parent_id": str,
+            "include_unknown": int,
+            "min_age_hours": float,
+            "injected_before": str,
+            "created_at": str,
+        },
+        pk="campaign_id",
+        not_null={"parent_id", "injected_before", "created_at"},
+    )
+    db["follow_ups"].create_index(["parent_id"])

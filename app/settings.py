@@ -36,6 +36,24 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "Comma-separated paths of MaxMind-format .mmdb files (country, ASN) to prefer over the "
         "bundled geoip2fast data.",
     ),
+    "STORE_IP": (
+        "truncated",
+        "`full`, `truncated` (IPv4 /24, IPv6 /48) or `none`: how much of a fetch's IP is stored.",
+    ),
+    "STORE_USER_AGENT": (
+        "full",
+        "`full`, or `parsed` to keep only the parsed client, OS, device, verdict and reason.",
+    ),
+    "HONOR_GPC": (
+        True,
+        "Record a fetch sending `Sec-GPC: 1` or `DNT: 1` as a count only, without IP or user "
+        "agent.",
+    ),
+    "RETENTION_DAYS": (
+        None,
+        "Strip IP, user agent and headers from events older than this many days (`opentrack "
+        "purge`); unset keeps them.",
+    ),
     "FLUSH_SECONDS": (
         0.05,
         "How often each web worker moves recorded pixel fetches from its spool into the database.",

@@ -14,8 +14,13 @@ from contextlib import contextmanager
 from sqlite_utils import Database
 
 from . import schema
+from .click_rules import with_clicks
 from .stats import campaign_numbers
+from .store_clicks import Clicks
 from .store_events import MESSAGE_COLUMNS, OpenEvents, chunks
+from .store_followups import FollowUps
+from .store_privacy import Privacy
+from .store_webhooks import Webhooks
 from .times import now_iso
 from .tokens import new_message_id
 
@@ -40,7 +45,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class Store(OpenEvents):
+class Store(Webhooks, Clicks, FollowUps, OpenEvents, Privacy):
     """Campaigns, messages, open events and API keys in one SQLite file."""
 
     def __init__(self, path: str):
@@ -56,6 +61,8 @@ class Store(OpenEvents):
             conn.row_factory = sqlite3.Row
             db = Database(conn, execute_plugins=False)
             db.execute("PRAGMA synchronous=NORMAL")
+            # Erased or purged data is overwritten with zeros, not left in free pages.
+            db.execute("PRAGMA secure_delete=ON")
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db
         return db
@@ -76,6 +83,10 @@ class Store(OpenEvents):
         # IMMEDIATE takes the write lock up front, so a transaction that reads and then writes
         # waits for the busy timeout instead of failing when another writer got there first.
         conn = self.db.conn
+        if conn.in_transaction:
+            # Nested: part of the caller's transaction, which commits or rolls back as a whole.
+            yield conn
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -86,13 +97,13 @@ class Store(OpenEvents):
 
     # Campaigns
 
-    def create_campaign(self, campaign_id: str, name: str) -> dict:
+    def create_campaign(self, campaign_id: str, name: str, track: bool = True) -> dict:
         """Store a new campaign and return it; raise CampaignExists when the id is taken."""
         try:
             with self._write() as conn:
                 conn.execute(
-                    "INSERT INTO campaigns (id, name, created_at) VALUES (?, ?, ?)",
-                    (campaign_id, name, now_iso()),
+                    "INSERT INTO campaigns (id, name, created_at, track) VALUES (?, ?, ?, ?)",
+                    (campaign_id, name, now_iso(), int(track)),
                 )
         except sqlite3.IntegrityError as error:
             raise CampaignExists(campaign_id) from error
@@ -129,33 +140,38 @@ class Store(OpenEvents):
 
     # Messages
 
-    def register_messages(self, campaign_id: str, recipients: list[tuple[str, dict | None]]):
-        """Store one message per (campaign, recipient) and return them in the given order.
+    def register_messages(
+        self, campaign_id: str, recipients: list[tuple[str, dict | None, bool]]
+    ) -> list[dict]:
+        """Store one message per (campaign, recipient, track) and return them in order.
 
         A recipient already registered for the campaign gets its existing message back, so a
-        retried send never counts twice.
+        retried send never counts twice. A message is tracked only when asked and when its
+        recipient has not opted out; an untracked one is in state ``untracked``.
         """
         now = now_iso()
-        rows = [
-            (new_message_id(), campaign_id, recipient, _dump(metadata), now)
-            for recipient, metadata in recipients
-        ]
+        unique = list(dict.fromkeys(recipient for recipient, _, _ in recipients))
         with self._write() as conn:
-            before = conn.total_changes
+            opted_out = self.suppressed(unique)
+            rows = [
+                (
+                    new_message_id(),
+                    campaign_id,
+                    recipient,
+                    _dump(metadata),
+                    now,
+                    int(tracked),
+                    "not_opened" if tracked else "untracked",
+                )
+                for recipient, metadata, track in recipients
+                for tracked in [track and recipient not in opted_out]
+            ]
             conn.executemany(
                 "INSERT OR IGNORE INTO messages (id, campaign_id, recipient, metadata, "
-                "injected_at) VALUES (?, ?, ?, ?, ?)",
+                "injected_at, tracked, state) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            added = conn.total_changes - before
-            if added:
-                conn.execute(
-                    "UPDATE campaigns SET sent = sent + ?, "
-                    "first_injected_at = coalesce(first_injected_at, ?) WHERE id = ?",
-                    [added, now, campaign_id],
-                )
             found = {}
-            unique = list(dict.fromkeys(recipient for recipient, _ in recipients))
             for chunk in chunks(unique):
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
@@ -164,7 +180,15 @@ class Store(OpenEvents):
                     [campaign_id, *chunk],
                 ):
                     found[row["recipient"]] = _message(row)
-        return [found[recipient] for recipient, _ in recipients]
+            new_ids = {row[0] for row in rows}
+            added = [m for m in found.values() if m["id"] in new_ids]
+            if added:
+                conn.execute(
+                    "UPDATE campaigns SET sent = sent + ?, untracked = untracked + ?, "
+                    "first_injected_at = coalesce(first_injected_at, ?) WHERE id = ?",
+                    [len(added), sum(not m["tracked"] for m in added), now, campaign_id],
+                )
+        return [found[recipient] for recipient, _, _ in recipients]
 
     def get_message(self, message_id: str) -> dict | None:
         """Return a message with its open events, oldest first, or None."""
@@ -180,6 +204,13 @@ class Store(OpenEvents):
         )
         message["events"] = [dict(event) for event in events]
         return message
+
+    def get_message_row(self, message_id: str) -> dict | None:
+        """Return a message without its events, or None."""
+        row = self.db.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", [message_id]
+        ).fetchone()
+        return _message(row) if row else None
 
     def injected_times(self, message_ids: Iterable[str]) -> dict[str, str]:
         """Return the injection time of each known message id."""
@@ -301,11 +332,14 @@ def _campaign(row: sqlite3.Row) -> dict:
         "name": counters["name"],
         "created_at": counters["created_at"],
         "first_injected_at": counters["first_injected_at"],
-        **campaign_numbers(counters),
+        "track": bool(counters["track"]),
+        "track_clicks": bool(counters["track_clicks"]),
+        **with_clicks(campaign_numbers(counters), counters),
     }
 
 
 def _message(row: sqlite3.Row) -> dict:
     message = dict(row)
     message["metadata"] = json.loads(message["metadata"]) if message["metadata"] else None
+    message["tracked"] = bool(message["tracked"])
     return message

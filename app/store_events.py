@@ -12,7 +12,8 @@ from .times import hour_of
 
 MESSAGE_COLUMNS = (
     "id, campaign_id, recipient, metadata, injected_at, state, opens, human_opens, "
-    "machine_opens, mpp_opens, first_fetch_at, first_open_at, last_open_at, last_client"
+    "machine_opens, mpp_opens, first_fetch_at, first_open_at, last_open_at, last_client, "
+    "tracked"
 )
 # SQLite allows 32,766 bound parameters; stay well below for IN (...) lists.
 CHUNK = 500
@@ -42,17 +43,22 @@ class OpenEvents:
             for chunk in chunks(list({event["message_id"] for event in events})):
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
-                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks})", chunk
+                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks}) AND tracked",
+                    chunk,
                 ):
                     messages[row["id"]] = dict(row)
+            # A recipient who opted out after the send is not recorded any more.
+            opted_out = self.suppressed([m["recipient"] for m in messages.values()])
             campaigns: dict[str, dict] = defaultdict(_campaign_delta)
             hours: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
             # (campaign, dimension, value) -> [opens, human opens, machine opens, openers]
             parts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
             touched = set()
+            # (event, message, first human open) of each event stored now, for the hook.
+            new_events = []
             for event in events:
                 message = messages.get(event["message_id"])
-                if message is None:
+                if message is None or message["recipient"] in opted_out:
                     continue
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO events (event_key, message_id, campaign_id, at, ip, "
@@ -86,6 +92,7 @@ class OpenEvents:
                 stored += 1
                 touched.add(message["id"])
                 first_human = _count_event(message, event, campaigns[message["campaign_id"]])
+                new_events.append((event, message, first_human))
                 human = event["verdict"] == "human"
                 hours[(message["campaign_id"], hour_of(event["at"]))][0 if human else 1] += 1
                 for dimension in DIMENSIONS:
@@ -125,7 +132,11 @@ class OpenEvents:
                 "openers = openers + excluded.openers",
                 [(*key, *counts) for key, counts in parts.items()],
             )
+            self.opens_stored(conn, new_events)
         return stored
+
+    def opens_stored(self, conn, stored: list[tuple[dict, dict, int]]) -> None:
+        """Called inside record_opens' transaction with each newly stored event (a hook)."""
 
     def breakdowns(self, campaign_id: str) -> dict[str, list[dict]]:
         """Return opens and openers by client, OS, device, country and source, with shares.
@@ -155,7 +166,7 @@ class OpenEvents:
         while True:
             rows = self.db.execute(
                 "SELECT id, message_id, campaign_id, at, ip, user_agent, method, x_requested_with, "
-                "sec_purpose, seconds_since_send, verdict, source FROM events "
+                "sec_purpose, seconds_since_send, verdict, source, country, asn FROM events "
                 "WHERE id > ? AND (? IS NULL OR campaign_id = ?) ORDER BY id LIMIT 1000",
                 [last_id, campaign_id, campaign_id],
             ).fetchall()

@@ -5,6 +5,7 @@ import secrets
 from itsdangerous import BadData, URLSafeSerializer
 
 PIXEL_SALT = "opentrack.pixel"
+OPTOUT_SALT = "opentrack.optout"
 
 
 def new_message_id() -> str:
@@ -24,6 +25,11 @@ def pixel_serializer(secret_keys: list[str]) -> URLSafeSerializer:
     return URLSafeSerializer(list(secret_keys), salt=PIXEL_SALT)
 
 
+def optout_serializer(secret_keys: list[str]) -> URLSafeSerializer:
+    """Return the serializer for opt-out links, separate from pixel tokens by its salt."""
+    return URLSafeSerializer(list(secret_keys), salt=OPTOUT_SALT)
+
+
 def mint_token(serializer: URLSafeSerializer, message_id: str) -> str:
     """Return the pixel token for a message id."""
     return serializer.dumps(message_id)
@@ -39,3 +45,33 @@ def read_token(serializer: URLSafeSerializer, token: str) -> str | None:
     if not isinstance(message_id, str):
         return None
     return message_id
+
+
+CLICK_SALT = "opentrack.click"
+
+
+def click_serializer(secret_keys: list[str]) -> URLSafeSerializer:
+    """Return the serializer for click tokens, separate from pixel tokens by its salt."""
+    return URLSafeSerializer(list(secret_keys), salt=CLICK_SALT)
+
+
+def mint_click_token(serializer: URLSafeSerializer, message_id: str, link_id: int) -> str:
+    """Return the click token naming one message and one of its campaign's links."""
+    return serializer.dumps([message_id, link_id])
+
+
+def read_click_token(serializer: URLSafeSerializer, token: str) -> tuple[str, int] | None:
+    """Return (message id, link id) of a click token, or None when it is not one of ours."""
+    try:
+        payload = serializer.loads(token)
+    except BadData:
+        return None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not isinstance(payload[0], str)
+        or not isinstance(payload[1], int)
+        or isinstance(payload[1], bool)
+    ):
+        return None
+    return payload[0], payload[1]

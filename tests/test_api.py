@@ -281,7 +281,7 @@ def test_pixel_fetches_become_events_and_states(client, auth, campaign, flush):
     assert len(events) == 2
     assert events[0]["verdict"] == "human"
     assert events[0]["user_agent"] == DESKTOP
-    assert events[0]["ip"] == "127.0.0.1"
+    assert events[0]["ip"] == "127.0.0.0"  # truncated to its /24 by default
     assert events[0]["os"] == "Windows"
     mpp_event = states["mpp@x"]["events"][0]
     assert (mpp_event["verdict"], mpp_event["source"]) == ("machine", "apple_mpp")

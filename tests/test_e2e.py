@@ -84,7 +84,7 @@ def test_whole_loop(server, http):
     detail = http.get(server.url + f"/api/v1/messages/{messages[1]['message_id']}").json()
     assert detail["state"] == "opened"
     assert detail["events"][0]["client"].startswith("Outlook")
-    assert detail["events"][0]["ip"] == "127.0.0.1"
+    assert detail["events"][0]["ip"] == "127.0.0.0"
 
     export = http.get(server.url + "/api/v1/campaigns/e2e/non-openers?format=csv")
     rows = list(csv.DictReader(io.StringIO(export.text)))

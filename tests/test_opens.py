@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from app.opens import BurstTracker, network_of, reclassify
+from app.opens import BurstTracker, reclassify
+from app.privacy import truncate_ip
 
 HTML = "<body>x</body>"
 IPHONE = (
@@ -18,14 +19,15 @@ GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com
 @pytest.mark.parametrize(
     ("ip", "network"),
     [
-        ("192.0.2.77", "192.0.2.0/24"),
-        ("2001:db8:1:2::5", "2001:db8:1::/48"),
+        ("192.0.2.77", "192.0.2.0"),
+        ("2001:db8:1:2::5", "2001:db8:1::"),
+        ("::ffff:192.0.2.9", "192.0.2.0"),
         ("nonsense", None),
         (None, None),
     ],
 )
-def test_network_of(ip, network):
-    assert network_of(ip) == network
+def test_truncate_ip(ip, network):
+    assert truncate_ip(ip) == network
 
 
 def test_burst_needs_many_different_messages_from_one_network():
@@ -121,7 +123,7 @@ def test_event_keeps_the_raw_facts(client, auth, store, opened_campaign):
     message = store.get_message(opened_campaign[0]["message_id"])
     event = message["events"][0]
     assert event["user_agent"] == IPHONE
-    assert event["ip"] == "127.0.0.1"
+    assert event["ip"] == "127.0.0.0"
     assert event["method"] == "GET"
     assert 0 <= event["seconds_since_send"] < time.time()
     assert event["client"] == "Apple Mail"

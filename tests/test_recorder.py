@@ -112,10 +112,7 @@ def test_failing_store_keeps_the_spool_for_later(tmp_path):
     assert [line[0] for line in stored] == ["k1"]
 
 
-def test_spool_rotates_without_losing_lines(tmp_path, monkeypatch):
-    import app.recorder as recorder_module
-
-    monkeypatch.setattr(recorder_module, "ROTATE_BYTES", 2000)
+def test_spool_is_emptied_once_stored_without_losing_lines(tmp_path):
     stored = []
     lock = threading.Lock()
 
@@ -137,8 +134,20 @@ def test_spool_rotates_without_losing_lines(tmp_path, monkeypatch):
         thread.start()
     for thread in threads:
         thread.join()
+    recorder.flush()
+    assert os.path.getsize(recorder._path) == 0
     recorder.stop()
     keys = [line[0] for line in stored]
     assert len(keys) == 1200
     assert len(set(keys)) == 1200
-    assert len(os.listdir(tmp_path / "spool")) == 1
+    # A process that stops with nothing left to store leaves no spool file behind.
+    assert os.listdir(tmp_path / "spool") == []
+
+
+def test_counts_are_stored_even_without_a_single_valid_fetch(tmp_path):
+    counted = []
+    recorder = Recorder(str(tmp_path / "spool"), lambda batch: None, counted.append)
+    recorder.count("pixel_bad_token")
+    recorder.count("pixel_bad_token")
+    recorder.stop()
+    assert sum(c["pixel_bad_token"] for c in counted) == 2

@@ -1,0 +1,51 @@
+"""How much of a fetch's raw facts we keep: pure rules, applied after classification."""
+
+import ipaddress
+from dataclasses import dataclass
+
+IP_MODES = ("full", "truncated", "none")
+USER_AGENT_MODES = ("full", "parsed")
+RAW_FIELDS = ("ip", "user_agent", "x_requested_with", "sec_purpose")
+PRIVATE_NOTE = "; the client asked not to be tracked (Sec-GPC or DNT), so only this count is kept"
+
+
+def truncate_ip(ip: str | None) -> str | None:
+    """Return the network an IP is in: IPv4 (mapped ones too) to its /24, IPv6 to its /48."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+@dataclass(frozen=True)
+class StoragePolicy:
+    """The operator's choice of what raw facts to store with each event."""
+
+    ip: str = "truncated"
+    user_agent: str = "full"
+
+    def __post_init__(self):
+        if self.ip not in IP_MODES:
+            raise ValueError(f"OPENTRACK_STORE_IP must be one of {', '.join(IP_MODES)}")
+        if self.user_agent not in USER_AGENT_MODES:
+            modes = ", ".join(USER_AGENT_MODES)
+            raise ValueError(f"OPENTRACK_STORE_USER_AGENT must be one of {modes}")
+
+    def apply(self, event: dict, private: bool = False) -> dict:
+        """Return the event as it may be stored; country and network owner are already set."""
+        if private:
+            event.update(dict.fromkeys(RAW_FIELDS))
+            event.update(client="unknown", client_version=None, os="unknown", device="unknown")
+            event.update(country=None, asn=None, reason=event["reason"] + PRIVATE_NOTE)
+            return event
+        if self.ip == "none":
+            event["ip"] = None
+        elif self.ip == "truncated":
+            event["ip"] = truncate_ip(event["ip"])
+        if self.user_agent == "parsed":
+            event.update(user_agent=None, x_requested_with=None, sec_purpose=None)
+        return event
