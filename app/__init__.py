@@ -79,7 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         optout_serializer=optout_serializer(config["SECRET_KEYS"]),
     )
 
-    from .pixel import PixelMiddleware
+    from .pixel import GIF, GIF_HEADERS, PixelMiddleware
 
     app.wsgi_app = PixelMiddleware(
         app.wsgi_app, serializer, recorder, honor_gpc=bool(config["HONOR_GPC"])
@@ -87,6 +87,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if int(config["PROXY_HOPS"]) > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(config["PROXY_HOPS"]))
     errors.init_app(app)
+
+    @app.get("/bare.gif")
+    def bare_gif():
+        """Return the pixel's GIF from a plain Flask route: the benchmarks' baseline."""
+        return GIF, 200, GIF_HEADERS
+
     app.register_blueprint(api.bp)
     app.register_blueprint(api_privacy.bp)
     app.register_blueprint(privacy_views.bp)

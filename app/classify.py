@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from .mail_clients import Client, android_app, identify
 from .networks import Match, Networks, lookup_geo
@@ -67,7 +67,8 @@ class Verdict:
 
     def as_dict(self) -> dict:
         """Return the verdict as a plain dict of its fields."""
-        return asdict(self)
+        # A shallow copy: every field is a plain value, and asdict's deep copy is slow.
+        return dict(self.__dict__)
 
 
 def _header(fetch: Fetch, name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import socket
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,13 +43,18 @@ def parse_ip(ip: str | None) -> tuple[int, int] | None:
     text = ip.strip().strip("[]")
     if "%" in text:
         text = text.split("%", 1)[0]
+    # inet_pton is a C call, some twenty times cheaper than ipaddress on the pixel's hot path.
     try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except OSError:
+        pass
+    try:
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except (OSError, ValueError):
         return None
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.version, int(address)
+    if value >> 32 == 0xFFFF:  # an IPv4-mapped address, ::ffff:a.b.c.d
+        return 4, value & 0xFFFFFFFF
+    return 6, value
 
 
 def parse_cidr(cidr: str) -> tuple[int, int, int]:

@@ -2,6 +2,9 @@
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
+
+from .networks import parse_ip
 
 IP_MODES = ("full", "truncated", "none")
 USER_AGENT_MODES = ("full", "parsed")
@@ -9,16 +12,16 @@ RAW_FIELDS = ("ip", "user_agent", "x_requested_with", "sec_purpose")
 PRIVATE_NOTE = "; the client asked not to be tracked (Sec-GPC or DNT), so only this count is kept"
 
 
+@lru_cache(maxsize=65536)
 def truncate_ip(ip: str | None) -> str | None:
     """Return the network an IP is in: IPv4 (mapped ones too) to its /24, IPv6 to its /48."""
-    try:
-        address = ipaddress.ip_address(ip or "")
-    except ValueError:
+    parsed = parse_ip(ip)
+    if parsed is None:
         return None
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+    version, value = parsed
+    if version == 4:
+        return str(ipaddress.IPv4Address(value & 0xFFFFFF00))
+    return str(ipaddress.IPv6Address(value >> 80 << 80))
 
 
 @dataclass(frozen=True)
