@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .recorder import Recorder
 from .settings import defaults
 from .store import Store
-from .tokens import new_secret, optout_serializer, pixel_serializer
+from .tokens import click_serializer, new_secret, optout_serializer, pixel_serializer
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Opentrack:
     serializer: URLSafeSerializer
     recorder: Recorder
     optout_serializer: URLSafeSerializer
+    click_serializer: URLSafeSerializer
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -52,6 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate(store, app.instance_path)
 
     from . import api, api_privacy, classify_cli, cli, cli_privacy, errors, opens, privacy_views
+    from .automation import init_app as init_automation
+    from .clicks import ClickMiddleware, record_clicks, split_lines
 
     bursts = opens.BurstTracker()
     privacy = opens.StoragePolicy(
@@ -61,7 +64,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     def store_batch(lines: list[list]) -> None:
         networks = classify_cli.networks_for(app.instance_path, config)
         window = float(config["SCANNER_WINDOW_SECONDS"])
-        opens.record_fetches(store, lines, networks, window, bursts, privacy)
+        fetches, click_lines = split_lines(lines)
+        opens.record_fetches(store, fetches, networks, window, bursts, privacy)
+        record_clicks(store, click_lines, networks, window, privacy)
 
     def store_counts(counts: dict[str, int]) -> None:
         for name, amount in counts.items():
@@ -77,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         serializer=serializer,
         recorder=recorder,
         optout_serializer=optout_serializer(config["SECRET_KEYS"]),
+        click_serializer=click_serializer(config["SECRET_KEYS"]),
     )
 
     from .pixel import GIF, GIF_HEADERS, PixelMiddleware
@@ -84,9 +90,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.wsgi_app = PixelMiddleware(
         app.wsgi_app, serializer, recorder, honor_gpc=bool(config["HONOR_GPC"])
     )
+    app.wsgi_app = ClickMiddleware(
+        app.wsgi_app,
+        app.extensions["opentrack"].click_serializer,
+        recorder,
+        store,
+        honor_gpc=bool(config["HONOR_GPC"]),
+    )
     if int(config["PROXY_HOPS"]) > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(config["PROXY_HOPS"]))
+        hops = int(config["PROXY_HOPS"])
+        # x_proto too, so that a session cookie behind a TLS proxy is marked Secure.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     errors.init_app(app)
+    from . import dashboard
+
+    dashboard.init_app(app)
 
     @app.get("/bare.gif")
     def bare_gif():
@@ -98,6 +116,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(privacy_views.bp)
     cli.init_app(app)
     cli_privacy.init_app(app)
+    init_automation(app)
     return app
 
 

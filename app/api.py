@@ -8,6 +8,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from werkzeug.exceptions import BadRequest
 
 from . import export, inject
+from .campaign_extras import extra_stats
+from .click_rules import CLICK_RATE_DEFINITIONS
+from .clicks import ClickLinks
 from .errors import ApiError
 from .pixel import pixel_path
 from .privacy_views import optout_path
@@ -113,12 +116,15 @@ def create_campaign():
     name = body.get("name")
     name = campaign_id if name is None else text_field(name, "name", MAX_NAME)
     track = bool_field(body.get("track"), "track", True)
+    track_clicks = bool_field(body.get("track_clicks"), "track_clicks", False)
     try:
         campaign = get_store().create_campaign(campaign_id, name, track=track)
     except CampaignExists as error:
         raise ApiError(
             409, "conflict", f"A campaign with id '{campaign_id}' already exists."
         ) from error
+    if track_clicks:
+        campaign = get_store().set_track_clicks(campaign_id, True)
     return jsonify(campaign), 201
 
 
@@ -158,9 +164,10 @@ def campaign_stats(campaign_id: str):
     return jsonify(
         {
             **campaign,
-            "definitions": RATE_DEFINITIONS,
+            "definitions": {**RATE_DEFINITIONS, **CLICK_RATE_DEFINITIONS},
             "opens_per_hour": hourly,
             "breakdowns": store.breakdowns(campaign_id),
+            **extra_stats(store, campaign),
         }
     )
 
@@ -172,6 +179,7 @@ def inject_campaign(campaign_id: str):
     body = json_body()
     single = "recipient" in body
     track = bool_field(body.get("track"), "track", campaign["track"])
+    track_clicks = bool_field(body.get("track_clicks"), "track_clicks", campaign["track_clicks"])
     items = parse_inject(body, track)
     config = current_app.config
     if len(items) > config["MAX_BATCH"]:
@@ -182,6 +190,10 @@ def inject_campaign(campaign_id: str):
     opentrack = current_app.extensions["opentrack"]
     base_url = (config["BASE_URL"] or request.host_url).rstrip("/")
     positions: dict[int, int] = {}
+    click_links = ClickLinks(
+        get_store(), opentrack.click_serializer, campaign_id, base_url, track_clicks
+    )
+    click_links.register([i.html for m, i in zip(messages, items, strict=True) if m["tracked"]])
     results = []
     for message, item in zip(messages, items, strict=True):
         html = item.html
@@ -192,7 +204,8 @@ def inject_campaign(campaign_id: str):
             # A shared HTML body is scanned for its </body> once, not once per recipient.
             if id(html) not in positions:
                 positions[id(html)] = inject.find_pixel_position(html)
-            html = inject.add_pixel(html, url, positions[id(html)])
+            html, position = click_links.rewrite(html, message["id"], positions[id(html)])
+            html = inject.add_pixel(html, url, position)
         results.append(
             {
                 "message_id": message["id"],
@@ -284,6 +297,7 @@ def show_message(message_id: str):
     message = get_store().get_message(message_id)
     if message is None:
         raise ApiError(404, "not_found", f"No message with id '{message_id}'.")
+    message["clicks"] = get_store().message_clicks(message["id"])
     message["message_id"] = message.pop("id")
     return jsonify(message)
 

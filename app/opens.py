@@ -124,6 +124,9 @@ def reclassify(
             # Without its user agent (purged, or never kept) an event keeps its verdict.
             if event["user_agent"] is None:
                 continue
+            # An open implied by a person's click was judged by the click rules, not these.
+            if event["source"] == "click":
+                continue
             fetch = Fetch(
                 user_agent=event["user_agent"] or "",
                 ip=event["ip"],

@@ -58,6 +58,16 @@ SETTINGS: dict[str, tuple[object, str]] = {
         0.05,
         "How often each web worker moves recorded pixel fetches from its spool into the database.",
     ),
+    "WEBHOOK_ALLOW_PRIVATE": (
+        False,
+        "Allow webhook URLs on private, loopback or link-local addresses (tests, a receiver on "
+        "your own network); refused by default.",
+    ),
+    "WEBHOOK_TIMEOUT_SECONDS": (10, "How long the worker waits for a webhook receiver to answer."),
+    "WEBHOOK_RETRY_HOURS": (
+        72,
+        "How long a failing webhook delivery is retried (exponential backoff with jitter).",
+    ),
 }
 
 

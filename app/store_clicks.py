@@ -38,7 +38,8 @@ class Clicks:
         """Set whether a campaign's links are rewritten by default; return the campaign."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE campaigns SET track_clicks = ? WHERE id = ?", [int(track_clicks), campaign_id]
+                "UPDATE campaigns SET track_clicks = ? WHERE id = ?",
+                [int(track_clicks), campaign_id],
             )
         return self.get_campaign(campaign_id)
 
@@ -163,11 +164,14 @@ class Clicks:
                 if message is None:
                     continue
                 human = click["verdict"] == "human"
-                first_on_link = human and not conn.execute(
-                    "SELECT 1 FROM clicks WHERE message_id = ? AND link_id = ? AND settled = 1 "
-                    "AND verdict = 'human' AND id != ? LIMIT 1",
-                    [click["message_id"], click["link_id"], click["id"]],
-                ).fetchone()
+                first_on_link = (
+                    human
+                    and not conn.execute(
+                        "SELECT 1 FROM clicks WHERE message_id = ? AND link_id = ? AND settled = 1 "
+                        "AND verdict = 'human' AND id != ? LIMIT 1",
+                        [click["message_id"], click["link_id"], click["id"]],
+                    ).fetchone()
+                )
                 first_click = human and message["human_clicks"] == 0
                 counts = [int(human), int(not human)]
                 conn.execute(

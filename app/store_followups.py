@@ -35,7 +35,14 @@ class FollowUps:
             conn.execute(
                 "INSERT INTO follow_ups (campaign_id, parent_id, include_unknown, min_age_hours, "
                 "injected_before, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [campaign_id, parent["id"], int(include_unknown), min_age_hours, injected_before, now],
+                [
+                    campaign_id,
+                    parent["id"],
+                    int(include_unknown),
+                    min_age_hours,
+                    injected_before,
+                    now,
+                ],
             )
 
     def get_follow_up(self, campaign_id: str) -> dict | None:
@@ -83,4 +90,3 @@ class FollowUps:
             "WHERE campaign_id IN (?, ?) AND state = 'opened'",
             [parent_id, follow_up_id],
         ).fetchone()[0]
-

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from .times import now_iso
 
 RAW_DETAILS = "ip = NULL, user_agent = NULL, x_requested_with = NULL, sec_purpose = NULL"
+CLICK_RAW_DETAILS = "ip = NULL, user_agent = NULL"
 
 
 def recipient_hash(recipient: str) -> str:
@@ -66,18 +67,25 @@ class Privacy:
         return [dict(row) for row in rows]
 
     def purge_raw_details(self, before: str) -> int:
-        """Strip IP, user agent and headers from events older than a time; return how many.
+        """Strip IP, user agent and headers from opens and clicks older than a time.
+
+        Returns how many opens and clicks were stripped.
 
         Verdicts, clients, states and counters stay, so reports stay right.
         """
         with self._write() as conn:
-            cursor = conn.execute(
+            events = conn.execute(
                 f"UPDATE events SET {RAW_DETAILS} WHERE at < ? "
                 "AND (ip IS NOT NULL OR user_agent IS NOT NULL OR x_requested_with IS NOT NULL "
                 "OR sec_purpose IS NOT NULL)",
                 [before],
-            )
-        return cursor.rowcount
+            ).rowcount
+            clicks = conn.execute(
+                f"UPDATE clicks SET {CLICK_RAW_DETAILS} WHERE at < ? "
+                "AND (ip IS NOT NULL OR user_agent IS NOT NULL)",
+                [before],
+            ).rowcount
+        return events + clicks
 
     def recipient_data(self, recipient: str) -> dict:
         """Return everything stored about a recipient, for an access request."""
@@ -97,6 +105,15 @@ class Privacy:
                     [message["id"]],
                 )
             ]
+            message["clicks"] = [
+                dict(click)
+                for click in self.db.execute(
+                    "SELECT c.at, l.url, c.ip, c.user_agent, c.method, c.verdict, c.source, "
+                    "c.reason, c.client, c.os, c.device, c.country, c.asn FROM clicks c "
+                    "JOIN links l ON l.id = c.link_id WHERE c.message_id = ? ORDER BY c.at, c.id",
+                    [message["id"]],
+                )
+            ]
             messages.append(message)
         opted_out = self.db.execute(
             "SELECT source, created_at FROM suppressions WHERE recipient_hash = ?",
@@ -111,9 +128,10 @@ class Privacy:
     def erase_recipient(self, recipient: str, actor: str) -> dict:
         """Remove an address and every personal detail tied to it, keeping anonymous counts.
 
-        Messages stay (so campaign numbers stay right) under a random placeholder; their
-        events lose IP, user agent and headers; an opt-out keeps only its hash. An audit row
-        records who erased how many rows, without the address.
+        Messages stay (so campaign numbers stay right) under a random placeholder; their opens
+        and clicks lose IP, user agent and headers; webhook deliveries lose the address and
+        metadata; an opt-out keeps only its hash. An audit row records who erased how many
+        rows, without the address.
         """
         with self._write() as conn:
             ids = [
@@ -129,11 +147,29 @@ class Privacy:
                 events += conn.execute(
                     f"UPDATE events SET {RAW_DETAILS} WHERE message_id = ?", [message_id]
                 ).rowcount
+                events += conn.execute(
+                    f"UPDATE clicks SET {CLICK_RAW_DETAILS} WHERE message_id = ?", [message_id]
+                ).rowcount
+            # Webhook deliveries, sent or waiting, carry the address and metadata in their body.
+            deliveries = 0
+            for chunk in [ids[start : start + 500] for start in range(0, len(ids), 500)]:
+                marks = ",".join("?" * len(chunk))
+                deliveries += conn.execute(
+                    "UPDATE webhook_deliveries SET payload = json_set(payload, "
+                    "'$.recipient', NULL, '$.metadata', NULL) "
+                    f"WHERE json_extract(payload, '$.message_id') IN ({marks})",
+                    chunk,
+                ).rowcount
             suppressions = conn.execute(
                 "UPDATE suppressions SET recipient = NULL WHERE recipient_hash = ?",
                 [recipient_hash(recipient)],
             ).rowcount
-            counts = {"messages": len(ids), "events": events, "suppressions": suppressions}
+            counts = {
+                "messages": len(ids),
+                "events": events,
+                "webhook_deliveries": deliveries,
+                "suppressions": suppressions,
+            }
             conn.execute(
                 "INSERT INTO erasures (at, actor, messages, events, suppressions) "
                 "VALUES (?, ?, ?, ?, ?)",

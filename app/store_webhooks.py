@@ -58,8 +58,7 @@ class Webhooks:
     def _webhook(self, row, with_secret: bool = False) -> dict:
         counts = {"pending": 0, "delivered": 0, "failed": 0}
         for status, count in self.db.execute(
-            "SELECT status, count(*) FROM webhook_deliveries WHERE webhook_id = ? "
-            "GROUP BY status",
+            "SELECT status, count(*) FROM webhook_deliveries WHERE webhook_id = ? GROUP BY status",
             [row["id"]],
         ):
             counts[status] = count

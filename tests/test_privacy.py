@@ -233,29 +233,45 @@ def database_bytes(app) -> bytes:
 
 
 def test_erasure_leaves_no_trace_and_keeps_the_totals(tmp_path):
-    app, client, auth = make_app(tmp_path, STORE_IP="full")
+    app, client, auth = make_app(tmp_path, STORE_IP="full", WEBHOOK_ALLOW_PRIVATE=True)
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["open", "click"]}
+    assert client.post("/api/v1/webhooks", json=hook, headers=auth).status_code == 201
     client.post("/api/v1/campaigns", json={"id": "dec"}, headers=auth)
     address = "erase.me@example.org"
-    first = inject(client, auth, {"recipient": address, "html": "", "metadata": {"name": "Erin"}})
+    html = '<body><a href="https://example.com/offer">Offer</a></body>'
+    first = inject(
+        client,
+        auth,
+        {"recipient": address, "html": html, "metadata": {"name": "Erin"}, "track_clicks": True},
+    )
     second = inject(client, auth, {"recipient": address, "html": ""}, "dec")
     inject(client, auth, {"recipient": "keep@example.org", "html": ""})
     fetch(client, first, ip="198.51.100.123")
     fetch(client, second, ip="198.51.100.123")
+    click_path = re.search(r'href="http://localhost(/c/[^"]+)"', first["html"]).group(1)
+    clicked = client.get(
+        click_path, headers={"User-Agent": DESKTOP}, environ_base={"REMOTE_ADDR": "198.51.100.124"}
+    )
+    assert clicked.status_code == 302
     app.extensions["opentrack"].recorder.flush()
     client.post("/api/v1/suppressions", json={"recipient": address}, headers=auth)
     held = client.get(f"/api/v1/recipients/{address}", headers=auth).get_json()
     assert len(held["messages"]) == 2
     assert held["messages"][0]["events"][0]["ip"] == "198.51.100.123"
+    assert held["messages"][0]["clicks"][0]["url"] == "https://example.com/offer"
     assert held["opted_out"]["source"] == "api"
     totals = [numbers(client, auth, c) for c in ("nov-news", "dec")]
     assert address.encode() in database_bytes(app)
 
     response = client.delete(f"/api/v1/recipients/{address}", headers=auth)
     assert response.status_code == 200
-    assert response.get_json()["erased"] == {"messages": 2, "events": 2, "suppressions": 1}
+    erased = response.get_json()["erased"]
+    assert erased["messages"] == 2 and erased["suppressions"] == 1
+    assert erased["events"] >= 3  # two opens and a click (a click may add an implied open)
+    assert erased["webhook_deliveries"] >= 2
 
     raw = database_bytes(app)
-    for secret in (address, "erase.me", "198.51.100.123", "Erin"):
+    for secret in (address, "erase.me", "198.51.100.123", "198.51.100.124", "Erin"):
         assert secret.encode() not in raw, secret
     assert [numbers(client, auth, c) for c in ("nov-news", "dec")] == totals
     assert client.get(f"/api/v1/recipients/{address}", headers=auth).get_json()["messages"] == []
@@ -281,3 +297,18 @@ def test_suppressions_commands(runner, store):
     assert re.search(r"^a@x\tcli\t", listed, re.M)
     assert runner.invoke(args=["suppressions", "remove", "a@x"]).exit_code == 0
     assert runner.invoke(args=["suppressions", "remove", "a@x"]).exit_code != 0
+
+
+def test_worker_purges_on_its_first_round_and_then_daily(client, auth, campaign, store, flush):
+    from app.worker import DeliveryWorker
+
+    message = inject(client, auth, {"recipient": "a@x", "html": ""})
+    fetch(client, message)
+    flush()
+    worker = DeliveryWorker(store, retention_days=0)
+    assert worker.purge_if_due() == 1
+    fetch(client, message)
+    flush()
+    assert worker.purge_if_due() == 0  # not a day later yet
+    assert DeliveryWorker(store, retention_days=None).purge_if_due() == 0
+    worker.pool.shutdown()

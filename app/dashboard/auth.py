@@ -1,0 +1,56 @@
+"""Signing in and out of the dashboard."""
+
+import math
+import secrets
+import time
+
+from flask import g, redirect, render_template, request, session, url_for
+
+from ..users import password_matches, throttle_keys
+from .base import bp, safe_next, users
+
+
+def clock() -> float:
+    """Return the current Unix time (a function, so tests can move time along)."""
+    return time.time()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def sign_in():
+    """Show the sign-in form; sign in with an email and password, slowly after failures."""
+    next_path = request.values.get("next", "")
+    if request.method == "GET":
+        if g.user is not None:
+            return redirect(safe_next(next_path))
+        return render_template("dashboard/sign_in.html", next=next_path)
+    email = request.form.get("email", "").strip().lower()
+    password = request.form.get("password", "")
+    keys = throttle_keys(email, request.remote_addr)
+    now = clock()
+    locked_until = users().locked_until(keys)
+    if locked_until > now:
+        wait = math.ceil(locked_until - now)
+        error = f"Too many failed sign-ins. Try again in {wait} seconds."
+        page = render_template("dashboard/sign_in.html", next=next_path, email=email, error=error)
+        return page, 429, {"Retry-After": str(wait)}
+    user = users().user_by_email(email) if email else None
+    if not password_matches(user["password_hash"] if user else None, password):
+        users().record_failure(keys, now)
+        error = "Wrong email or password."
+        page = render_template("dashboard/sign_in.html", next=next_path, email=email, error=error)
+        return page, 401
+    users().clear_failures(keys[0])
+    users().note_sign_in(user["id"])
+    # A fresh session on sign-in: nothing chosen before it (a planted cookie) carries over.
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user["id"]
+    session["csrf"] = secrets.token_urlsafe(32)
+    return redirect(safe_next(next_path))
+
+
+@bp.post("/logout")
+def sign_out():
+    """Sign out and forget the session."""
+    session.clear()
+    return redirect(url_for("dashboard.sign_in"))

@@ -1,0 +1,140 @@
+"""The dashboard blueprint: sign-in required, CSRF checked, security headers on every page."""
+
+import math
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+PUBLIC_ENDPOINTS = {"dashboard.sign_in"}
+PAGE_SIZE = 50
+
+
+def store():
+    """Return the app's store."""
+    return current_app.extensions["opentrack"].store
+
+
+def reports():
+    """Return the dashboard's report queries."""
+    return current_app.extensions["opentrack_dashboard"].reports
+
+
+def users():
+    """Return the dashboard's users and sign-in counters."""
+    return current_app.extensions["opentrack_dashboard"].users
+
+
+def csrf_token() -> str:
+    """Return this session's CSRF token, creating it on first use."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def csp_nonce() -> str:
+    """Return this response's nonce for the page's one <style> element."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def safe_next(target: str | None) -> str:
+    """Return a local path to go to after signing in; never another site."""
+    default = url_for("dashboard.campaigns")
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else default
+
+
+@bp.before_request
+def require_sign_in():
+    """Send visitors who have not signed in to the sign-in page; check forms' CSRF tokens."""
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is not None:
+        g.user = users().user_by_id(user_id)
+        if g.user is None:
+            session.clear()
+    if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
+        if request.method == "GET":
+            return redirect(url_for("dashboard.sign_in", next=request.full_path.rstrip("?")))
+        abort(401)
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        expected = session.get("csrf")
+        if not expected or not secrets.compare_digest(sent, expected):
+            abort(400, "This form has expired or did not come from this site. Reload the page.")
+    return None
+
+
+@bp.after_request
+def add_security_headers(response):
+    """Forbid scripts, framing and sniffing; keep private pages out of caches and referrers."""
+    nonce = g.get("csp_nonce")
+    style = f"style-src 'nonce-{nonce}'" if nonce else "style-src 'none'"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'none'; {style}; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def dashboard_error(error: HTTPException):
+    """Render an error inside the dashboard as a page of the dashboard."""
+    return render_template("dashboard/error.html", error=error), error.code
+
+
+@dataclass
+class Pager:
+    """Which page of a listing is shown, out of how many."""
+
+    page: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        """Return how many pages the listing has (at least one)."""
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def offset(self) -> int:
+        """Return how many rows come before this page."""
+        return (min(self.page, self.pages) - 1) * self.size
+
+    def url(self, page: int) -> str:
+        """Return this URL with another page number, keeping the other query arguments."""
+        args = {**request.view_args, **request.args.to_dict(), "page": page}
+        return url_for(request.endpoint, **args)
+
+
+def page_arg() -> int:
+    """Return the requested page number, 1 when missing or odd."""
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**9 else 1
+
+
+def base_url() -> str:
+    """Return the public origin senders call the API and pixels on."""
+    return (current_app.config["BASE_URL"] or request.host_url).rstrip("/")

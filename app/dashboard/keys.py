@@ -1,0 +1,47 @@
+"""The API keys page: list, create (the key is shown once) and revoke."""
+
+from flask import redirect, render_template, request, url_for
+
+from ..cli import new_api_key
+from ..store import NameTaken
+from .base import bp, store
+
+MAX_KEY_NAME = 64
+
+
+def keys_page(new_key: str | None = None, error: str | None = None, status: int = 200):
+    """Render the keys page, with a just-created key or an error when there is one."""
+    page = render_template(
+        "dashboard/keys.html", keys=store().list_api_keys(), new_key=new_key, error=error
+    )
+    # A page showing a fresh key must not be kept by any cache or restored from history.
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.get("/keys")
+def keys():
+    """List API keys: names, prefixes, created, last used and revoked times."""
+    return keys_page()
+
+
+@bp.post("/keys")
+def create_key():
+    """Create an API key and show it once."""
+    name = request.form.get("name", "").strip()
+    if not name or len(name) > MAX_KEY_NAME or any(ord(char) < 32 for char in name):
+        return keys_page(error=f"A key needs a name of 1-{MAX_KEY_NAME} characters.", status=400)
+    key = new_api_key()
+    try:
+        store().create_api_key(name, key)
+    except NameTaken:
+        return keys_page(error=f"An API key called '{name}' already exists.", status=409)
+    return keys_page(new_key={"name": name, "key": key}, status=201)
+
+
+@bp.post("/keys/revoke")
+def revoke_key():
+    """Revoke the named API key."""
+    name = request.form.get("name", "")
+    if not store().revoke_api_key(name):
+        return keys_page(error=f"There is no active API key called '{name}'.", status=404)
+    return redirect(url_for("dashboard.keys"))

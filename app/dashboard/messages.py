@@ -1,0 +1,20 @@
+"""One message's page: its recipient, state and every open event."""
+
+import json
+
+from flask import abort, render_template
+
+from .base import bp, store
+
+
+@bp.get("/messages/<message_id>")
+def message(message_id: str):
+    """Show a message with every open event, its verdict and the reason for it."""
+    found = store().get_message(message_id)
+    if found is None:
+        abort(404, f"There is no message with id '{message_id}'.")
+    campaign = store().get_campaign(found["campaign_id"])
+    metadata = json.dumps(found["metadata"], indent=2) if found["metadata"] else None
+    return render_template(
+        "dashboard/message.html", message=found, campaign=campaign, metadata=metadata
+    )

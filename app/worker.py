@@ -1,0 +1,218 @@
+"""The delivery worker: sends queued webhook deliveries and settles clicks.
+
+Run as ``opentrack worker`` beside the web server. It leases due outbox rows (so two workers
+never send the same row at once, and a killed worker's rows are taken over), sends each with
+a timeout, and records the outcome: delivered, retried later with exponential backoff and
+jitter (timeouts, connection errors, 5xx, 408, 429), or failed (other answers, or the retry
+window is over). A delivery can be sent twice only when a worker dies between sending and
+recording; the receiver sees the same event id both times.
+"""
+
+import http.client
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from . import clicks, webhooks
+from .times import to_iso
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+CONCURRENCY = 8
+# Look for leases held by dead workers on this host this often.
+DEAD_SCAN_SECONDS = 10.0
+# With OPENTRACK_RETENTION_DAYS set, raw details are purged at start and then daily.
+PURGE_EVERY_SECONDS = 86400
+MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = "Opentrack-Webhooks/1"
+
+
+class Refused(Exception):
+    """The receiver's address is one we may not call."""
+
+
+def post(url: str, body: bytes, headers: dict, timeout: float, allow_private: bool) -> int:
+    """POST a body and return the answer's status; raise OSError or Refused when none came.
+
+    The address is checked after connecting and before anything is sent, so a host name
+    that resolves to a private address at delivery time is refused too.
+    """
+    parts = urlsplit(url)
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.connect()
+        peer = connection.sock.getpeername()[0]
+        if not allow_private and not webhooks.public_address(peer):
+            raise Refused(f"{parts.hostname} resolves to {peer}, a private address")
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(MAX_RESPONSE_BYTES)
+        return response.status
+    finally:
+        connection.close()
+
+
+class DeliveryWorker:
+    """Claim due deliveries, send them, and record what happened."""
+
+    def __init__(
+        self,
+        store,
+        timeout: float = 10,
+        allow_private: bool = False,
+        retry_hours: float = 72,
+        backoff=webhooks.backoff_seconds,
+        retention_days: float | None = None,
+    ):
+        self.store = store
+        self.timeout = timeout
+        self.allow_private = allow_private
+        self.retry_seconds = retry_hours * 3600
+        self.backoff = backoff
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}"
+        # Long enough that a living worker's slowest delivery never outlasts its lease.
+        self.lease_seconds = timeout * 2 + 30
+        self.pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="opentrack-delivery")
+        self._last_dead_scan = 0.0
+        self.retention_days = retention_days
+        self._last_purge = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until stop is set; an idle round waits a moment before the next."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("delivery round failed; trying again shortly")
+                busy = 0
+            if not busy:
+                stop.wait(POLL_SECONDS)
+        self.pool.shutdown(wait=True)
+
+    def run_once(self) -> int:
+        """Settle old-enough clicks, then send one round of due deliveries; return how many."""
+        clicks.settle(self.store)
+        self.purge_if_due()
+        if time.monotonic() - self._last_dead_scan > DEAD_SCAN_SECONDS:
+            self.release_dead()
+        claimed = self.store.claim_deliveries(self.owner, self.lease_seconds, CONCURRENCY * 4)
+        list(self.pool.map(self.deliver, claimed))
+        return len(claimed)
+
+    def purge_if_due(self) -> int:
+        """Once a day, strip raw details older than the retention period; return how many."""
+        now = time.monotonic()
+        if self.retention_days is None or (
+            self._last_purge is not None and now - self._last_purge < PURGE_EVERY_SECONDS
+        ):
+            return 0
+        self._last_purge = now
+        cutoff = to_iso(time.time() - float(self.retention_days) * 86400)
+        purged = self.store.purge_raw_details(cutoff)
+        log.info(
+            "retention: stripped raw details from %d opens and clicks before %s", purged, cutoff
+        )
+        return purged
+
+    def release_dead(self) -> int:
+        """Free the leases of workers on this host that are no longer running."""
+        self._last_dead_scan = time.monotonic()
+        released = 0
+        for owner in self.store.claim_owners(self.host + ":"):
+            pid = owner.rsplit(":", 1)[1]
+            if owner != self.owner and pid.isdigit() and not _alive(int(pid)):
+                released += self.store.release_claims(owner)
+        return released
+
+    def deliver(self, delivery: dict) -> str:
+        """Send one claimed delivery and record the outcome; return the new status."""
+        body = delivery["payload"].encode()
+        attempt = delivery["attempts"] + 1
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            webhooks.SIGNATURE_HEADER: webhooks.sign(delivery["secret"], int(time.time()), body),
+            "Opentrack-Event-Id": delivery["event_id"],
+            "Opentrack-Event-Type": delivery["event_type"],
+            "Opentrack-Attempt": str(attempt),
+        }
+        status_code, error, retry = None, None, True
+        try:
+            status_code = post(delivery["url"], body, headers, self.timeout, self.allow_private)
+            retry = webhooks.retryable(status_code)
+        except Refused as refused:
+            error, retry = str(refused), False
+        except (OSError, http.client.HTTPException) as failure:
+            error = f"{type(failure).__name__}: {failure}"[:500]
+        if status_code is not None and 200 <= status_code < 300:
+            status, retry_at = "delivered", None
+        elif retry:
+            retry_at = time.time() + self.backoff(attempt)
+            over = retry_at > (delivery["retry_from"] or 0) + self.retry_seconds
+            status = "failed" if over else "pending"
+        else:
+            status, retry_at = "failed", None
+        if status != "delivered":
+            log.warning(
+                "webhook delivery %s to %s: %s (attempt %d, now %s)",
+                delivery["id"],
+                delivery["url"],
+                error or f"HTTP {status_code}",
+                attempt,
+                status,
+            )
+        self.store.finish_delivery(delivery["id"], self.owner, status, status_code, error, retry_at)
+        return status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run one round and exit (for cron or tests).")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Send webhook deliveries and settle clicks until stopped (SIGTERM or Ctrl-C)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = current_app.config
+    worker = DeliveryWorker(
+        current_app.extensions["opentrack"].store,
+        timeout=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
+        allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]),
+        retry_hours=float(config["WEBHOOK_RETRY_HOURS"]),
+        retention_days=config["RETENTION_DAYS"],
+    )
+    if once:
+        worker.run_once()
+        worker.pool.shutdown()
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"Opentrack worker {worker.owner} started", err=True)
+    worker.run(stop)
+    click.echo("Opentrack worker stopped", err=True)

@@ -1,0 +1,225 @@
+"""Seed a demo campaign of 100,000 messages and 300,000 opens, then time the dashboard's pages.
+
+    .venv/bin/python scripts/seed_demo.py [--instance DIR] [--messages N] [--opens N]
+
+Messages go in through Store.register_messages and opens through Store.record_opens (the same
+calls the API and the pixel writer make), so counters, hourly counts and breakdowns are real.
+Each kind of open is classified once by the real classifier and then repeated.
+"""
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import create_app  # noqa: E402
+from app.classify import Fetch, classify  # noqa: E402
+from app.store_reports import Reports  # noqa: E402
+from app.times import from_iso, to_iso  # noqa: E402
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password-1"
+DAY = 24 * 3600
+# (user agent, share of openers, extra fetch options): the mail clients people open with.
+HUMAN_CLIENTS = [
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148",
+        30,
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+        28,
+    ),
+    ("Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.6326; Pro)", 14),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)", 9),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Mobile Safari/537.36",
+        8,
+    ),
+    ("YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html", 6),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.0", 5),
+]
+APPLE_MPP = "Mozilla/5.0"
+GATEWAY = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+COUNTRIES = [("US", 40), ("DE", 14), ("GB", 12), ("FR", 9), ("CA", 7), ("NL", 6), ("BR", 5)]
+COUNTRIES += [("IN", 4), ("JP", 3)]
+
+
+def verdict_of(user_agent: str, **options) -> dict:
+    """Return the stored fields of the real classifier's verdict on one fetch."""
+    verdict = classify(Fetch(user_agent, None, **options)).as_dict()
+    verdict["user_agent"] = user_agent
+    return verdict
+
+
+def plan_opens(rng: random.Random, messages: list[dict], opens: int) -> list[tuple[dict, str]]:
+    """Return (message, kind) for each open to store, kind one of human, mpp or scanner."""
+    kinds = []
+    for message in messages:
+        roll = rng.random()
+        if roll < 0.42:
+            kinds.append((message, "human"))
+            if rng.random() < 0.25:
+                kinds.append((message, "scanner"))
+        elif roll < 0.58:
+            kinds.append((message, "mpp"))
+        elif roll < 0.66:
+            kinds.append((message, "scanner"))
+    # Re-opens: people who opened once open again; Apple's proxy fetches again.
+    repeaters = [item for item in kinds if item[1] in ("human", "mpp")]
+    while len(kinds) < opens and repeaters:
+        kinds.append(rng.choice(repeaters))
+    return kinds[:opens]
+
+
+def seed_campaign(app, campaign_id: str, name: str, messages: int, opens: int, days_ago: float):
+    """Create a campaign sent days_ago with this many messages and opens; return seconds taken."""
+    started = time.perf_counter()
+    store = app.extensions["opentrack"].store
+    rng = random.Random(campaign_id)
+    store.create_campaign(campaign_id, name)
+    registered = []
+    for start in range(0, messages, 1000):
+        batch = [
+            (f"reader{n:06d}@example.{'com' if n % 3 else 'org'}", {"list": "weekly", "n": n}, True)
+            for n in range(start, min(start + 1000, messages))
+        ]
+        registered += store.register_messages(campaign_id, batch)
+    Reports(store).backdate_campaign(campaign_id, days_ago * DAY)
+    sent_at = from_iso(registered[0]["injected_at"]) - days_ago * DAY
+    humans = [verdict_of(ua) for ua, _ in HUMAN_CLIENTS]
+    weights = [weight for _, weight in HUMAN_CLIENTS]
+    mpp = verdict_of(APPLE_MPP)
+    scanner = verdict_of(GATEWAY, burst=True)
+    now = time.time()
+    events = []
+    for number, (message, kind) in enumerate(plan_opens(rng, registered, opens)):
+        # A person reads on one client from one country: choose them once per message.
+        habit = random.Random(message["id"])
+        if kind == "human":
+            verdict = habit.choices(humans, weights)[0]
+            delay = min(rng.expovariate(1 / (5 * 3600)) * rng.choice((1, 1, 1, 4)), 20 * DAY)
+        elif kind == "mpp":
+            verdict, delay = mpp, rng.uniform(60, 4 * 3600)
+        else:
+            verdict, delay = scanner, rng.uniform(2, 40)
+        at = min(sent_at + delay, now)
+        country = habit.choices([c for c, _ in COUNTRIES], [w for _, w in COUNTRIES])[0]
+        events.append(
+            {
+                **verdict,
+                "event_key": f"seed-{campaign_id}-{number}",
+                "message_id": message["id"],
+                "at": to_iso(at),
+                "ip": f"203.0.113.{number % 250 + 1}",
+                "method": "GET",
+                "seconds_since_send": at - sent_at,
+                "country": verdict["country"] or (None if kind == "scanner" else country),
+            }
+        )
+        if len(events) == 5000:
+            store.record_opens(events)
+            events = []
+    store.record_opens(events)
+    return time.perf_counter() - started
+
+
+def seed_small_campaigns(app, count: int) -> None:
+    """Create a few small campaigns, so the list has history and pages."""
+    for number in range(count, 0, -1):
+        seed_campaign(
+            app,
+            f"issue-{number:03d}",
+            f"Weekly digest #{number}",
+            messages=40 + number * 7 % 90,
+            opens=60 + number * 11 % 120,
+            days_ago=7 * number + 2,
+        )
+
+
+def signed_in_client(app):
+    """Return a test client signed in as the demo user (created when missing)."""
+    from app.store_users import Users
+    from app.users import hash_password
+
+    users = Users(app.extensions["opentrack"].store)
+    if users.user_by_email(DEMO_EMAIL) is None:
+        users.create_user(DEMO_EMAIL, hash_password(DEMO_PASSWORD))
+    client = app.test_client()
+    page = client.get("/dashboard/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post(
+        "/dashboard/login",
+        data={"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302, response.status_code
+    return client
+
+
+def time_pages(app, campaign_id: str) -> list[tuple[str, float]]:
+    """Return the best of three render times of each dashboard page, in seconds."""
+    client = signed_in_client(app)
+    store = app.extensions["opentrack"].store
+    message_id = Reports(store).recipients(campaign_id, "opened", limit=1)[0]["id"]
+    deep = store.get_campaign(campaign_id)["sent"] // 50
+    campaign = f"/dashboard/campaigns/{campaign_id}"
+    pages = [
+        ("campaign list", "/dashboard/campaigns"),
+        ("campaign list, page 2", "/dashboard/campaigns?page=2"),
+        ("campaign page", campaign),
+        ("recipients, last page", f"{campaign}?page={deep}"),
+        ("opened, page 600", f"{campaign}?state=opened&page=600"),
+        ("not opened, last page", f"{campaign}?state=not_opened&page=100000"),
+        ("recipients search", f"{campaign}?q=reader0999"),
+        ("message page", f"/dashboard/messages/{message_id}"),
+    ]
+    timings = []
+    for label, path in pages:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            response = client.get(path)
+            best = min(best, time.perf_counter() - started)
+            assert response.status_code == 200, (path, response.status_code)
+        timings.append((label, best))
+    return timings
+
+
+def make_app(instance: str):
+    """Return an app on an instance folder, with the dashboard registered."""
+    from app import dashboard
+
+    app = create_app({"INSTANCE_PATH": instance})
+    dashboard.init_app(app)
+    return app
+
+
+def main() -> None:
+    """Seed the demo campaign and print how long each page takes to render."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instance", help="instance folder (default: a new temporary one)")
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--opens", type=int, default=300_000)
+    args = parser.parse_args()
+    instance = args.instance or tempfile.mkdtemp(prefix="opentrack-demo-")
+    app = make_app(instance)
+    seed_small_campaigns(app, 60)
+    took = seed_campaign(app, "big-launch", "Big launch", args.messages, args.opens, days_ago=9)
+    print(f"Seeded {args.messages:,} messages and {args.opens:,} opens in {took:.1f} s")
+    print(f"Instance: {instance} (sign in as {DEMO_EMAIL} / {DEMO_PASSWORD})")
+    for label, seconds in time_pages(app, "big-launch"):
+        print(f"  {label:<24} {seconds * 1000:7.1f} ms")
+    app.extensions["opentrack"].recorder.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Click tracking through the app: rewriting at injection, redirects, verdicts and numbers."""
+
+import time
+
+import pytest
+from itsdangerous import URLSafeSerializer
+
+from app import create_app
+from app.click_rules import click_verdict, settle_verdict
+from app.clicks import settle
+from app.opens import reclassify
+from app.tokens import CLICK_SALT, mint_click_token
+
+FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+HTML = (
+    '<html><body><a href="https://shop.example/a?x=1&amp;y=2">A</a> '
+    '<a href="https://shop.example/b">B</a> <a href="mailto:help@shop.example">mail</a> '
+    '<a href="javascript:alert(1)">js</a> <a href="https://shop.example/c" data-opentrack="off">'
+    "c</a></body></html>"
+)
+
+
+@pytest.fixture
+def app(tmp_path):
+    """An app whose scanner window is off, so a click right after injection is a person's."""
+    app = create_app(
+        {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "i"), "SCANNER_WINDOW_SECONDS": 0}
+    )
+    yield app
+    app.extensions["opentrack"].recorder.stop()
+
+
+def inject(client, auth, recipients, **options):
+    body = {"html": HTML, "recipients": recipients, **options}
+    response = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["messages"]
+
+
+def click_paths(message):
+    html = message["html"]
+    return [part.split('"')[0] for part in html.split('href="http://localhost')[1:]]
+
+
+def click(client, path, agent=FIREFOX, method="GET"):
+    return client.open(path, method=method, headers={"User-Agent": agent})
+
+
+def settled(flush, store):
+    flush()
+    settle(store, now=time.time() + 10)
+
+
+def test_links_become_signed_click_urls_and_the_rest_stays(client, auth, campaign):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    paths = click_paths(message)
+    assert len(paths) == 2 and all(path.startswith("/c/") for path in paths)
+    html = message["html"]
+    for path in paths:
+        html = html.replace("http://localhost" + path, "URL", 1)
+    pixel = html[html.index("<img") : html.index("</body>")]
+    expected = HTML.replace("https://shop.example/a?x=1&amp;y=2", "URL")
+    assert html.replace(pixel, "") == expected.replace("https://shop.example/b", "URL")
+    response = click(client, paths[0])
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://shop.example/a?x=1&y=2"
+    assert response.headers["Cache-Control"] == "no-store"
+    head = click(client, paths[1], method="HEAD")
+    assert head.status_code == 302 and head.data == b""
+
+
+def test_campaign_default_and_injection_override(client, auth):
+    response = client.post(
+        "/api/v1/campaigns", json={"id": "nov-news", "track_clicks": True}, headers=auth
+    )
+    assert response.get_json()["track_clicks"] is True
+    assert len(click_paths(inject(client, auth, ["a@x.org"])[0])) == 2
+    assert click_paths(inject(client, auth, ["b@x.org"], track_clicks=False)[0]) == []
+    bad = client.post(
+        "/api/v1/campaigns/nov-news/inject",
+        json={"html": HTML, "recipient": "c@x.org", "track_clicks": "yes"},
+        headers=auth,
+    )
+    assert bad.status_code == 400 and "track_clicks" in bad.get_json()["error"]["message"]
+
+
+def test_untracked_messages_keep_their_links(client, auth, campaign):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True, track=False)
+    assert message["html"] == HTML
+
+
+def test_reinjecting_wraps_nothing_twice(client, auth, campaign):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    again = client.post(
+        "/api/v1/campaigns/nov-news/inject",
+        json={"html": message["html"], "recipient": "ann@x.org", "track_clicks": True},
+        headers=auth,
+    ).get_json()
+    assert again["html"] == message["html"]
+
+
+def test_open_redirect_attempts_get_a_plain_404(app, client, auth, campaign, store):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    path = click_paths(message)[0]
+    token = path[len("/c/") :]
+    serializer = URLSafeSerializer(["someone-elses-secret"], salt=CLICK_SALT)
+    pixel_token = message["pixel_url"].split("/o/")[1].removesuffix(".gif")
+    ours = app.extensions["opentrack"].click_serializer
+    # A javascript: URL can only be in the database by tampering with it: still no redirect.
+    with store._write() as conn:
+        conn.execute(
+            "INSERT INTO links (id, campaign_id, url, created_at) "
+            "VALUES (999, 'nov-news', 'javascript:alert(1)', 'x')"
+        )
+    attempts = [
+        path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"),  # a changed signature
+        "/c/" + token[:5] + token[6:],  # a changed payload
+        "/c/" + mint_click_token(serializer, message["message_id"], 1),  # a foreign key
+        "/c/" + pixel_token,  # a pixel token: another salt
+        "/c/" + mint_click_token(ours, message["message_id"], 12345),  # an unknown link
+        "/c/" + mint_click_token(ours, message["message_id"], 999),
+        "/c/",
+        "/c/" + "x" * 5000,
+    ]
+    for attempt in attempts:
+        response = client.get(attempt)
+        assert response.status_code == 404, attempt
+        assert "Location" not in response.headers
+        assert response.mimetype == "text/html"
+    assert client.post(path).status_code == 405
+
+
+def test_a_persons_click_opens_the_message(client, auth, campaign, store, flush):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    click(client, click_paths(message)[1])
+    flush()
+    assert store.count_unsettled_clicks() == 1
+    settle(store, now=time.time() + 10)
+    detail = client.get(f"/api/v1/messages/{message['message_id']}", headers=auth).get_json()
+    assert detail["state"] == "opened"
+    [event] = detail["events"]
+    assert event["source"] == "click" and event["verdict"] == "human"
+    assert detail["first_open_at"] == event["at"]
+    stats = client.get("/api/v1/campaigns/nov-news/stats", headers=auth).get_json()
+    assert (stats["opened"], stats["clicks"], stats["human_clicks"], stats["clickers"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert stats["click_rate"] == 1.0 and stats["click_to_open_rate"] == 1.0
+    assert stats["rates"]["click_to_open_rate"] == {"count": 1, "of": 1}
+    assert "click_rate" in stats["definitions"]
+    by_url = {link["url"]: link for link in stats["links"]}
+    assert by_url["https://shop.example/b"]["clickers"] == 1
+    assert by_url["https://shop.example/a?x=1&y=2"]["clicks"] == 0
+
+
+def test_a_click_after_the_pixel_adds_no_open(client, auth, campaign, store, flush):
+    [message] = inject(client, auth, ["ann@x.org", "bob@x.org"], track_clicks=True)[:1]
+    client.get("/o/" + message["pixel_url"].split("/o/")[1], headers={"User-Agent": IPHONE})
+    flush()
+    path = click_paths(message)[0]
+    click(client, path)
+    settled(flush, store)
+    click(client, path)  # the same person again, a while later
+    settled(flush, store)
+    detail = client.get(f"/api/v1/messages/{message['message_id']}", headers=auth).get_json()
+    assert [event["source"] for event in detail["events"]] == ["direct"]
+    stats = client.get("/api/v1/campaigns/nov-news/stats", headers=auth).get_json()
+    assert (stats["human_opens"], stats["clicks"], stats["clickers"]) == (1, 2, 1)
+    assert stats["click_rate"] == 0.5
+    [link] = [link for link in stats["links"] if link["clicks"]]
+    assert (link["human_clicks"], link["clickers"]) == (2, 1)
+
+
+def test_a_scanner_following_every_link_does_not_open(client, auth, campaign, store, flush):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    for path in click_paths(message):
+        click(client, path)
+    settled(flush, store)
+    detail = client.get(f"/api/v1/messages/{message['message_id']}", headers=auth).get_json()
+    assert detail["state"] == "not_opened" and detail["events"] == []
+    stats = client.get("/api/v1/campaigns/nov-news/stats", headers=auth).get_json()
+    assert (stats["clicks"], stats["machine_clicks"], stats["clickers"]) == (2, 2, 0)
+    reasons = {c["reason"] for c in store.message_clicks(message["message_id"])}
+    assert all("links of this message" in reason for reason in reasons)
+
+
+def test_head_requests_and_bots_are_machine_clicks(client, auth, campaign, store, flush):
+    first, second = inject(client, auth, ["ann@x.org", "bob@x.org"], track_clicks=True)
+    click(client, click_paths(first)[0], method="HEAD")
+    click(client, click_paths(second)[0], agent="Mozilla/5.0 (compatible; Googlebot/2.1)")
+    settled(flush, store)
+    stats = client.get("/api/v1/campaigns/nov-news/stats", headers=auth).get_json()
+    assert (stats["opened"], stats["machine_clicks"], stats["clickers"]) == (0, 2, 0)
+    assert store.message_clicks(first["message_id"])[0]["source"] == "prefetch"
+
+
+@pytest.mark.parametrize(
+    ("pixel", "method", "since", "expected"),
+    [
+        ({"verdict": "human", "source": "direct", "client": "Firefox"}, "GET", 3600, "click"),
+        ({"verdict": "human", "source": "direct"}, "GET", 12, "scanner"),
+        ({"verdict": "human", "source": "direct"}, "HEAD", 3600, "prefetch"),
+        ({"verdict": "machine", "source": "bot"}, "GET", 3600, "bot"),
+        ({"verdict": "machine", "source": "scanner"}, "GET", 3600, "scanner"),
+    ],
+)
+def test_click_verdict(pixel, method, since, expected):
+    verdict, source, reason = click_verdict({"reason": "r", **pixel}, method, since, 60)
+    assert source == expected
+    assert verdict == ("human" if expected == "click" else "machine") and reason
+
+
+def test_settle_verdict_turns_a_burst_into_a_scanner():
+    person = ("human", "click", "r")
+    assert settle_verdict(person, 1) == person
+    assert settle_verdict(person, 3)[:2] == ("machine", "scanner")
+    assert settle_verdict(("machine", "bot", "r"), 3) == ("machine", "bot", "r")
+
+
+def test_reclassify_keeps_opens_implied_by_clicks(client, auth, campaign, store, flush):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    click(client, click_paths(message)[0])
+    settled(flush, store)
+    result = reclassify(store, None, 0)
+    assert result["changed"] == 0
+    detail = client.get(f"/api/v1/messages/{message['message_id']}", headers=auth).get_json()
+    assert detail["state"] == "opened" and detail["events"][0]["source"] == "click"
+    [stored] = detail["clicks"]
+    assert stored["url"] == "https://shop.example/a?x=1&y=2" and stored["verdict"] == "human"

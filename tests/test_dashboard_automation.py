@@ -1,0 +1,116 @@
+"""Dashboard pages for webhooks, clicks and follow-ups, over Flask's test client."""
+
+import csv
+import io
+import re
+import time
+
+import pytest
+
+from app import dashboard
+from app.clicks import settle
+
+PASSWORD = "a long password"
+FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+@pytest.fixture
+def app(app):
+    """The app with the dashboard, no scanner window, and private webhook URLs allowed."""
+    dashboard.init_app(app)
+    app.config.update(SCANNER_WINDOW_SECONDS=0, WEBHOOK_ALLOW_PRIVATE=True)
+    return app
+
+
+@pytest.fixture
+def signed_in(client, runner):
+    """A test client signed in to the dashboard."""
+    result = runner.invoke(args=["users", "create", "ann@example.com"], input=f"{PASSWORD}\n" * 2)
+    assert result.exit_code == 0, result.output
+    page = client.get("/dashboard/login").get_data(as_text=True)
+    form = {"email": "ann@example.com", "password": PASSWORD, "csrf_token": csrf_of(page)}
+    assert client.post("/dashboard/login", data=form).status_code == 302
+    return client
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def post(client, path, data, page="/dashboard/webhooks"):
+    token = csrf_of(client.get(page).get_data(as_text=True))
+    return client.post(path, data={**data, "csrf_token": token})
+
+
+def test_pages_need_a_sign_in(client):
+    assert client.get("/dashboard/webhooks").status_code == 302
+    assert client.post("/dashboard/webhooks", data={}).status_code == 401
+
+
+def test_add_a_webhook_see_deliveries_and_redeliver(signed_in, auth, campaign, store, flush):
+    form = {
+        "url": "http://10.0.0.1/hook",
+        "events": ["first_open", "open"],
+        "include_machine": "on",
+    }
+    created = post(signed_in, "/dashboard/webhooks", form)
+    assert created.status_code == 201
+    page = created.get_data(as_text=True)
+    [webhook] = store.list_webhooks()
+    secret = store.get_webhook(webhook["id"], with_secret=True)["secret"]
+    assert secret in page and "http://10.0.0.1/hook" in page
+    assert secret not in signed_in.get("/dashboard/webhooks").get_data(as_text=True)
+    bad = post(signed_in, "/dashboard/webhooks", {"url": "ftp://x", "events": ["open"]})
+    assert bad.status_code == 400 and "&#39;url&#39;" in bad.get_data(as_text=True)
+
+    body = {"html": "<body>x</body>", "recipient": "bob@x.org"}
+    message = signed_in.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth)
+    signed_in.get(
+        "/o/" + message.get_json()["pixel_url"].split("/o/")[1], headers={"User-Agent": FIREFOX}
+    )
+    flush()
+    detail = f"/dashboard/webhooks/{webhook['id']}"
+    page = signed_in.get(detail).get_data(as_text=True)
+    assert page.count("bob@x.org") == 2 and "first_open" in page
+    [delivery, _] = store.list_deliveries(webhook["id"])
+    claimed = store.claim_deliveries("test:1", 60)
+    store.finish_delivery(claimed[0]["id"], "test:1", "failed", 410, None)
+    failed = signed_in.get(detail + "?status=failed").get_data(as_text=True)
+    assert "HTTP 410" in failed
+    again = post(signed_in, f"{detail}/deliveries/{claimed[0]['id']}/redeliver", {}, detail)
+    assert again.status_code == 302
+    assert store.list_deliveries(webhook["id"], "failed") == []
+    assert post(signed_in, f"{detail}/delete", {}, detail).status_code == 302
+    assert signed_in.get(detail).status_code == 404
+
+
+def test_campaign_page_shows_clicks_and_follows_up(signed_in, auth, campaign, store, flush):
+    html = '<body><a href="https://shop.example/sale">Sale</a></body>'
+    body = {"html": html, "recipients": ["ann@x.org", "bob@x.org"], "track_clicks": True}
+    messages = signed_in.post(
+        "/api/v1/campaigns/nov-news/inject", json=body, headers=auth
+    ).get_json()["messages"]
+    link = messages[0]["html"].split('href="http://localhost')[1].split('"')[0]
+    signed_in.get(link, headers={"User-Agent": FIREFOX})
+    flush()
+    settle(store, now=time.time() + 10)
+    page = signed_in.get("/dashboard/campaigns/nov-news").get_data(as_text=True)
+    assert "https://shop.example/sale" in page and "Follow up with non-openers" in page
+    assert "1 recipients clicked" in page
+
+    form = {"id": "nov-resend", "follow_up_age_hours": "0"}
+    response = post(
+        signed_in, "/dashboard/campaigns/nov-news/follow-ups", form, "/dashboard/campaigns/nov-news"
+    )
+    assert response.status_code == 302
+    follow_up = signed_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 recipients of nov-news" in follow_up and "1 of 2 recipients opened" in follow_up
+    rows = csv.DictReader(
+        io.StringIO(signed_in.get("/dashboard/campaigns/nov-resend/follow-up-recipients.csv").text)
+    )
+    assert [row["recipient"] for row in rows] == ["bob@x.org"]
+    again = post(
+        signed_in, "/dashboard/campaigns/nov-news/follow-ups", form, "/dashboard/campaigns/nov-news"
+    )
+    assert again.status_code == 409
+    assert signed_in.get("/dashboard/campaigns/nov-news/follow-up").status_code == 404

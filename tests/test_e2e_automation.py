@@ -1,0 +1,131 @@
+"""End to end: real gunicorn, the real `opentrack worker` from the Procfile, a real receiver."""
+
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from gunicorn_server import Server, procfile_command
+from webhook_receiver import Receiver
+
+from app.webhooks import verify
+
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+MESSAGES = 40
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    env = {"OPENTRACK_WEBHOOK_ALLOW_PRIVATE": "true", "OPENTRACK_SCANNER_WINDOW_SECONDS": "0"}
+    server = Server(tmp_path_factory.mktemp("automation") / "instance", env)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def http(server):
+    key = server.cli("keys", "create", "e2e").stdout.strip()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+    return session
+
+
+def start_worker(server) -> subprocess.Popen:
+    """Start the Procfile's worker process against the server's instance."""
+    return subprocess.Popen(
+        procfile_command("worker", server.port),
+        env=server.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.1)
+    return condition()
+
+
+def test_killing_the_worker_and_a_web_worker_loses_no_delivery(server, http):
+    receiver = Receiver(delay=0.03)
+    worker = None
+    try:
+        api = server.url + "/api/v1"
+        webhook = http.post(
+            api + "/webhooks",
+            json={"url": receiver.url, "events": ["open", "first_open", "click"]},
+        ).json()
+        http.post(api + "/campaigns", json={"id": "burst", "track_clicks": True})
+        messages = http.post(
+            api + "/campaigns/burst/inject",
+            json={
+                "html": '<body><a href="https://shop.example/sale">Sale</a></body>',
+                "recipients": [f"r{i}@x.org" for i in range(MESSAGES)],
+            },
+        ).json()["messages"]
+        worker = start_worker(server)
+
+        def fetch(message):
+            pixel = requests.get(message["pixel_url"], headers={"User-Agent": IPHONE}, timeout=30)
+            link = message["html"].split('href="')[1].split('"')[0]
+            click = requests.get(
+                link, headers={"User-Agent": IPHONE}, allow_redirects=False, timeout=30
+            )
+            assert click.headers["Location"] == "https://shop.example/sale"
+            return pixel.status_code, click.status_code
+
+        with ThreadPoolExecutor(10) as pool:
+            futures = [pool.submit(fetch, message) for message in messages]
+            # Kill a web worker mid-burst: its spool (and the deliveries) must survive.
+            time.sleep(0.1)
+            os.kill(server.worker_pids()[0], signal.SIGKILL)
+            assert all(f.result() == (200, 302) for f in futures)
+
+        # Kill the delivery worker outright while it is sending, then start a new one.
+        assert wait_for(lambda: len(receiver.requests) >= 10)
+        worker.kill()
+        worker.wait()
+        worker = start_worker(server)
+
+        stats_url = api + "/campaigns/burst/stats"
+        stats = wait_for(lambda: (s := http.get(stats_url).json())["clicks"] == MESSAGES and s)
+        assert stats and stats["total_opens"] + stats["human_opens"] >= MESSAGES
+        hook_url = f"{api}/webhooks/{webhook['id']}"
+        counts = wait_for(
+            lambda: (
+                (c := http.get(hook_url).json()["deliveries"])["pending"] == 0
+                and c["delivered"] > 0
+                and c
+            ),
+            seconds=60,
+        )
+        assert counts["failed"] == 0
+        deliveries = http.get(hook_url + "/deliveries?limit=1000").json()["deliveries"]
+        expected = {d["event_id"] for d in deliveries}
+        # A click per message, a first open per opened message (by pixel or click), and an
+        # open per human open event: the network's burst makes some pixels machine fetches.
+        assert stats["opened"] == MESSAGES
+        assert len(expected) == counts["delivered"] == MESSAGES * 2 + stats["human_opens"]
+        answered = receiver.answered()
+        received = [body["id"] for body in answered]
+        assert set(received) == expected  # nothing lost
+        # Anything sent twice came with the same event id: one id per (type, message, time).
+        by_event = {(b["type"], b["message_id"], b["at"]): b["id"] for b in answered}
+        assert len(by_event) == len(expected)
+        now = time.time()
+        for headers, body, _ in receiver.requests:
+            assert verify(webhook["secret"], headers["Opentrack-Signature"], body, now)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+        receiver.close()

@@ -1,0 +1,102 @@
+import pytest
+
+from app.store_reports import Reports
+from app.times import from_iso, to_iso
+
+
+@pytest.fixture
+def reports(store):
+    """The dashboard's report queries over a fresh store."""
+    return Reports(store)
+
+
+@pytest.fixture
+def mailing(store):
+    """A campaign of 130 messages, registered ten at a time; every third opened, every fifth MPP."""
+    store.create_campaign("weekly", "Weekly")
+    messages = []
+    for start in range(0, 130, 10):
+        batch = [(f"user{n:03d}@example.com", None, True) for n in range(start, start + 10)]
+        messages += store.register_messages("weekly", batch)
+    events = []
+    for number, message in enumerate(messages):
+        injected = from_iso(message["injected_at"])
+        if number % 3 == 0:
+            events.append(event(message, injected + 60 * number + 30, "human", "direct"))
+        elif number % 5 == 0:
+            events.append(event(message, injected + 30, "machine", "apple_mpp"))
+    store.record_opens(events)
+    return messages
+
+
+def event(message: dict, at: float, verdict: str, source: str) -> dict:
+    return {
+        "event_key": f"{message['id']}-{at}",
+        "message_id": message["id"],
+        "at": to_iso(at),
+        "verdict": verdict,
+        "source": source,
+        "user_agent": "Mozilla/5.0",
+    }
+
+
+def test_pages_are_newest_first_without_gaps_or_repeats(reports, mailing):
+    seen = []
+    for offset in range(0, 150, 50):
+        seen += [m["recipient"] for m in reports.recipients("weekly", limit=50, offset=offset)]
+    assert seen == [m["recipient"] for m in reversed(mailing)]
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("opened", lambda n: n % 3 == 0),
+        ("unknown", lambda n: n % 3 != 0 and n % 5 == 0),
+        ("not_opened", lambda n: n % 3 != 0 and n % 5 != 0),
+    ],
+)
+def test_state_filter(reports, mailing, state, expected):
+    wanted = [m["recipient"] for n, m in enumerate(mailing) if expected(n)]
+    page = reports.recipients("weekly", state, limit=1000)
+    assert [m["recipient"] for m in page] == list(reversed(wanted))
+    assert all(m["state"] == state for m in page)
+    assert reports.count_recipients("weekly", state) == len(wanted)
+    second = reports.recipients("weekly", state, limit=5, offset=5)
+    assert [m["recipient"] for m in second] == list(reversed(wanted))[5:10]
+
+
+def test_search_is_a_case_insensitive_substring(reports, mailing):
+    found = reports.recipients("weekly", search="USER01")
+    assert sorted(m["recipient"] for m in found) == [
+        f"user{n:03d}@example.com" for n in range(10, 20)
+    ]
+    assert reports.count_recipients("weekly", search="user01") == 10
+    assert reports.count_recipients("weekly", "opened", "user01") == 3  # 12, 15, 18
+    assert reports.recipients("weekly", search="%") == []
+    assert reports.count_recipients("weekly", "", "") == 130
+
+
+def test_unknown_state_is_ignored_and_other_campaigns_are_not_listed(reports, store, mailing):
+    store.create_campaign("other", "Other")
+    store.register_messages("other", [("user000@example.com", None, True)])
+    assert reports.count_recipients("weekly", "bogus") == 130
+    assert reports.recipients("nope") == []
+
+
+def test_first_open_counts_use_the_first_human_open(reports, mailing):
+    # Opened message n was first opened 60 * n + 30 seconds after injection (n = 0, 3, ..., 129).
+    counts = reports.first_open_counts("weekly", [300, 3600, None])
+    assert counts == {0: 2, 1: 18, 2: 24}  # n < 5: 0 and 3; 5 <= n < 60: 6..57; 60..129
+    assert sum(counts.values()) == len(range(0, 130, 3))
+
+
+def test_backdate_moves_injection_times(reports, store, mailing):
+    before = from_iso(store.get_campaign("weekly")["first_injected_at"])
+    reports.backdate_campaign("weekly", 86400)
+    campaign = store.get_campaign("weekly")
+    assert from_iso(campaign["first_injected_at"]) == pytest.approx(before - 86400, abs=0.002)
+    message = store.get_message(mailing[0]["id"])
+    assert from_iso(message["injected_at"]) == pytest.approx(
+        from_iso(mailing[0]["injected_at"]) - 86400, abs=0.002
+    )
+    assert message["injected_at"].endswith("Z") and len(message["injected_at"]) == 24
