@@ -102,10 +102,8 @@ def find_campaign(campaign_id: str) -> dict:
     return campaign
 
 
-@bp.post("/campaigns")
-def create_campaign():
-    """Create a campaign with a slug id chosen by the sender."""
-    body = json_body()
+def campaign_id_and_name(body: dict) -> tuple[str, str]:
+    """Return a new campaign's slug id and its name (the id when left out), or raise 400."""
     campaign_id = body.get("id")
     if not isinstance(campaign_id, str) or not SLUG.match(campaign_id):
         raise invalid(
@@ -114,7 +112,14 @@ def create_campaign():
             "letter or digit",
         )
     name = body.get("name")
-    name = campaign_id if name is None else text_field(name, "name", MAX_NAME)
+    return campaign_id, campaign_id if name is None else text_field(name, "name", MAX_NAME)
+
+
+@bp.post("/campaigns")
+def create_campaign():
+    """Create a campaign with a slug id chosen by the sender."""
+    body = json_body()
+    campaign_id, name = campaign_id_and_name(body)
     track = bool_field(body.get("track"), "track", True)
     track_clicks = bool_field(body.get("track_clicks"), "track_clicks", False)
     try:

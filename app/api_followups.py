@@ -7,14 +7,12 @@ from flask import Blueprint, Response, request, stream_with_context
 
 from . import export
 from .api import (
-    MAX_NAME,
-    SLUG,
+    campaign_id_and_name,
     find_campaign,
     get_store,
     invalid,
     json_body,
     require_api_key,
-    text_field,
 )
 from .errors import ApiError
 from .times import to_iso
@@ -27,15 +25,7 @@ MAX_AGE_HOURS = 100_000
 
 def parse_follow_up(body: dict) -> tuple[str, str, bool, float]:
     """Return (id, name, include_unknown, min_age_hours) of a follow-up request, or raise 400."""
-    campaign_id = body.get("id")
-    if not isinstance(campaign_id, str) or not SLUG.match(campaign_id):
-        raise invalid(
-            "id",
-            "must be a slug: 1-64 lower-case letters, digits, '-' or '_', starting with a "
-            "letter or digit",
-        )
-    name = body.get("name")
-    name = campaign_id if name is None else text_field(name, "name", MAX_NAME)
+    campaign_id, name = campaign_id_and_name(body)
     include_unknown = body.get("include_unknown", False)
     if not isinstance(include_unknown, bool):
         raise invalid("include_unknown", "must be true or false")
