@@ -1,6 +1,6 @@
 """Turn pixel fetches into classified open events: as they arrive, and again on demand."""
 
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 
 from .classify import Fetch, Verdict, classify
@@ -34,24 +34,31 @@ class BurstTracker:
     def __init__(self, messages: int = BURST_MESSAGES, seconds: float = BURST_SECONDS):
         self.messages = messages
         self.seconds = seconds
+        # Per network: the recent (time, message) fetches, and how often each message is in them.
         self._recent: dict[str, deque] = defaultdict(deque)
+        self._counts: dict[str, Counter] = defaultdict(Counter)
 
     def is_burst(self, ip: str | None, message_id: str, timestamp: float) -> bool:
         """Record a fetch and return whether its network is in a burst."""
         network = truncate_ip(ip)
         if network is None:
             return False
-        recent = self._recent[network]
+        recent, counts = self._recent[network], self._counts[network]
         recent.append((timestamp, message_id))
+        counts[message_id] += 1
         while recent and recent[0][0] < timestamp - self.seconds:
-            recent.popleft()
+            _, old = recent.popleft()
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
         if len(self._recent) > 10_000:
             self._forget_idle(timestamp)
-        return len({message for _, message in recent}) >= self.messages
+        return len(counts) >= self.messages
 
     def _forget_idle(self, now: float) -> None:
         for network in [n for n, q in self._recent.items() if not q or q[-1][0] < now - 60]:
             del self._recent[network]
+            del self._counts[network]
 
 
 def record_fetches(

@@ -56,15 +56,26 @@ class OpenEvents:
             touched = set()
             # (event, message, first human open) of each event stored now, for the hook.
             new_events = []
+            # Keys already stored are rare (a spool replayed after a crash): one look for all
+            # of them lets the new rows go in with a single executemany.
+            seen = set()
+            for chunk in chunks([event["event_key"] for event in events]):
+                marks = ",".join("?" * len(chunk))
+                seen.update(
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT event_key FROM events WHERE event_key IN ({marks})", chunk
+                    )
+                )
+            rows = []
             for event in events:
                 message = messages.get(event["message_id"])
                 if message is None or message["recipient"] in opted_out:
                     continue
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO events (event_key, message_id, campaign_id, at, ip, "
-                    "user_agent, method, x_requested_with, sec_purpose, seconds_since_send, "
-                    "client, client_version, os, device, verdict, source, reason, country, asn) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                if event["event_key"] in seen:
+                    continue
+                seen.add(event["event_key"])
+                rows.append(
                     (
                         event["event_key"],
                         message["id"],
@@ -85,10 +96,8 @@ class OpenEvents:
                         event.get("reason"),
                         event.get("country"),
                         event.get("asn"),
-                    ),
+                    )
                 )
-                if cursor.rowcount != 1:
-                    continue
                 stored += 1
                 touched.add(message["id"])
                 first_human = _count_event(message, event, campaigns[message["campaign_id"]])
@@ -100,6 +109,13 @@ class OpenEvents:
                     counts[0] += 1
                     counts[1 if human else 2] += 1
                     counts[3] += first_human
+            conn.executemany(
+                "INSERT INTO events (event_key, message_id, campaign_id, at, ip, user_agent, "
+                "method, x_requested_with, sec_purpose, seconds_since_send, client, "
+                "client_version, os, device, verdict, source, reason, country, asn) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             conn.executemany(
                 "UPDATE messages SET state = :state, opens = :opens, human_opens = :human_opens, "
                 "machine_opens = :machine_opens, mpp_opens = :mpp_opens, "
