@@ -2,13 +2,15 @@
 """Time `opentrack classify` over many lines against a baseline that only echoes JSON.
 
 Usage:
-    .venv/bin/python scripts/bench_classify.py [--lines 100000] [--agents 400]
+    .venv/bin/python scripts/bench_classify.py [--lines 100000] [--agents 400] [--ranges 300000]
 
 Writes --lines input lines (half bare user agents, half JSON objects with an IP, headers and
 seconds since sending), drawn from the labelled user agents in tests/data/user_agents.tsv with
 --agents distinct strings and many distinct IPs, then runs in the same run: the real command,
 and a baseline Python process that reads the same lines and writes one JSON object per line
-without classifying. Prints lines/s for both and their ratio.
+without classifying. Prints lines/s for both and their ratio. First it times IP lookups
+against --ranges network ranges (as `opentrack networks update` loads them) next to parsing the
+same IPs alone.
 """
 
 import argparse
@@ -58,11 +60,41 @@ def timed(command: list[str], data: bytes, env: dict) -> tuple[float, int]:
     return time.perf_counter() - started, result.stdout.count(b"\n")
 
 
+def bench_lookups(ranges: int, rng: random.Random) -> None:
+    """Time IP lookups against many ranges, next to parsing the same IPs alone."""
+    sys.path.insert(0, str(ROOT))
+    from app.networks import Networks, parse_ip
+
+    spans = [
+        (f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.0/24", "x", "o")
+        for _ in range(ranges)
+    ]
+    started = time.perf_counter()
+    networks = Networks(spans)
+    built = time.perf_counter() - started
+    ips = [
+        f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.7"
+        for _ in range(100_000)
+    ]
+    started = time.perf_counter()
+    found = sum(networks.lookup(ip) is not None for ip in ips)
+    lookup = (time.perf_counter() - started) / len(ips)
+    started = time.perf_counter()
+    for ip in ips:
+        parse_ip(ip)
+    parse = (time.perf_counter() - started) / len(ips)
+    print(f"{ranges:,} ranges built in {built:.2f} s; {len(ips):,} lookups, {found:,} found")
+    print(f"lookup: {lookup * 1e6:.2f} us each; parsing the IP alone: {parse * 1e6:.2f} us")
+    print(f"lookup / parse: {lookup / parse:.1f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--agents", type=int, default=400)
+    parser.add_argument("--ranges", type=int, default=300_000, help="IP ranges for lookups")
     args = parser.parse_args()
+    bench_lookups(args.ranges, random.Random(2))
     data = ("\n".join(make_lines(args.lines, args.agents, random.Random(1))) + "\n").encode()
     with tempfile.TemporaryDirectory() as instance:
         env = {**os.environ, "OPENTRACK_INSTANCE_PATH": instance}

@@ -62,7 +62,8 @@ class Server:
             try:
                 if requests.get(self.url + "/ping.gif", timeout=5).status_code == 200:
                     return True
-            except requests.ConnectionError:
+            except requests.RequestException:
+                # Not listening yet, or a busy machine slow to answer: ask again.
                 time.sleep(0.1)
             if self.process.poll() is not None:
                 return False

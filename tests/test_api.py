@@ -435,3 +435,26 @@ def test_campaign_list_bad_arguments(client, auth, query, field):
     response = client.get(f"/api/v1/campaigns?{query}", headers=auth)
     assert response.status_code == 400
     assert f"'{field}'" in error_of(response)["message"]
+
+
+def test_non_openers_export_of_100000_rows_is_streamed(client, auth, campaign, store):
+    import tracemalloc
+
+    for start in range(0, 100_000, 10_000):
+        batch = [(f"reader{n:06d}@example.com", None, True) for n in range(start, start + 10_000)]
+        store.register_messages("nov-news", batch)
+    tracemalloc.start()
+    response = client.get(
+        "/api/v1/campaigns/nov-news/non-openers?format=csv", headers=auth, buffered=False
+    )
+    assert response.is_streamed
+    size = lines = 0
+    for chunk in response.response:
+        size += len(chunk)
+        lines += chunk.count("\n") if isinstance(chunk, str) else chunk.count(b"\n")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    response.close()
+    assert lines == 100_001
+    # The rows went out a piece at a time: never more than a fraction of them in memory.
+    assert peak < size / 4
