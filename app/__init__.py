@@ -51,11 +51,26 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     store = Store(config["DATABASE"])
     migrate(store, app.instance_path)
+    recorder = make_recorder(app, store)
+    atexit.register(recorder.stop)
+    app.extensions["opentrack"] = Opentrack(
+        store=store,
+        serializer=pixel_serializer(config["SECRET_KEYS"]),
+        recorder=recorder,
+        optout_serializer=optout_serializer(config["SECRET_KEYS"]),
+        click_serializer=click_serializer(config["SECRET_KEYS"]),
+    )
+    mount_fast_paths(app)
+    register_views_and_commands(app)
+    return app
 
-    from . import api, api_privacy, classify_cli, cli, cli_privacy, errors, opens, privacy_views
-    from .automation import init_app as init_automation
-    from .clicks import ClickMiddleware, record_clicks, split_lines
 
+def make_recorder(app: Flask, store: Store) -> Recorder:
+    """Return this process's recorder, which classifies and stores spooled fetches."""
+    from . import classify_cli, opens
+    from .clicks import record_clicks, split_lines
+
+    config = app.config
     bursts = opens.BurstTracker()
     privacy = opens.StoragePolicy(
         ip=str(config["STORE_IP"]), user_agent=str(config["STORE_USER_AGENT"])
@@ -72,38 +87,41 @@ def create_app(test_config: dict | None = None) -> Flask:
         for name, amount in counts.items():
             store.add_metric(name, amount)
 
-    recorder = Recorder(
+    return Recorder(
         config["DATABASE"] + "-spool", store_batch, store_counts, float(config["FLUSH_SECONDS"])
     )
-    atexit.register(recorder.stop)
-    serializer = pixel_serializer(config["SECRET_KEYS"])
-    app.extensions["opentrack"] = Opentrack(
-        store=store,
-        serializer=serializer,
-        recorder=recorder,
-        optout_serializer=optout_serializer(config["SECRET_KEYS"]),
-        click_serializer=click_serializer(config["SECRET_KEYS"]),
-    )
 
-    from .pixel import GIF, GIF_HEADERS, PixelMiddleware
 
+def mount_fast_paths(app: Flask) -> None:
+    """Answer pixels and clicks in front of Flask; trust proxies only as configured."""
+    from .clicks import ClickMiddleware
+    from .pixel import PixelMiddleware
+
+    opentrack = app.extensions["opentrack"]
+    honor_gpc = bool(app.config["HONOR_GPC"])
     app.wsgi_app = PixelMiddleware(
-        app.wsgi_app, serializer, recorder, honor_gpc=bool(config["HONOR_GPC"])
+        app.wsgi_app, opentrack.serializer, opentrack.recorder, honor_gpc=honor_gpc
     )
     app.wsgi_app = ClickMiddleware(
         app.wsgi_app,
-        app.extensions["opentrack"].click_serializer,
-        recorder,
-        store,
-        honor_gpc=bool(config["HONOR_GPC"]),
+        opentrack.click_serializer,
+        opentrack.recorder,
+        opentrack.store,
+        honor_gpc=honor_gpc,
     )
-    if int(config["PROXY_HOPS"]) > 0:
-        hops = int(config["PROXY_HOPS"])
+    hops = int(app.config["PROXY_HOPS"])
+    if hops > 0:
         # x_proto too, so that a session cookie behind a TLS proxy is marked Secure.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-    errors.init_app(app)
-    from . import dashboard
 
+
+def register_views_and_commands(app: Flask) -> None:
+    """Register the API, the dashboard, the public pages and the CLI commands."""
+    from . import api, api_privacy, cli, cli_privacy, dashboard, errors, privacy_views
+    from .automation import init_app as init_automation
+    from .pixel import GIF, GIF_HEADERS
+
+    errors.init_app(app)
     dashboard.init_app(app)
 
     @app.get("/bare.gif")
@@ -117,7 +135,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     cli_privacy.init_app(app)
     init_automation(app)
-    return app
 
 
 def secret_keys(configured, instance_path: str) -> list[str]:
