@@ -19,6 +19,12 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+# Under steady traffic, start a new spool file this often (or at this size), so that stored
+# lines are removed from disk even when the file is never empty.
+ROTATE_SECONDS = 5.0
+ROTATE_BYTES = 1024 * 1024
+# A new spool file still without its final name after this long was left by a dead process.
+ABANDONED_SECONDS = 60.0
 # Look for spool files of dead processes this often.
 ORPHAN_SCAN_SECONDS = 5.0
 # After a failed write to the store, wait this long before the next try (doubling, capped).
@@ -52,6 +58,7 @@ class Recorder:
         self._thread = None
         self._stopping = False
         self._last_orphan_scan = 0.0
+        self._opened_at = 0.0
 
     def append(self, facts: list) -> None:
         """Keep one fetch durably in the spool and wake the writer."""
@@ -100,17 +107,22 @@ class Recorder:
     def _start(self) -> None:
         # Called with the lock held, in a new process (gunicorn forks workers after import).
         os.makedirs(self.spool_dir, exist_ok=True)
-        self._pid = os.getpid()
         self._open_new_file()
+        # Only now: should opening fail, the next append tries again instead of writing nowhere.
+        self._pid = os.getpid()
         self._thread = threading.Thread(target=self._run, name="opentrack-writer", daemon=True)
         self._thread.start()
 
     def _open_new_file(self) -> None:
         path = os.path.join(self.spool_dir, f"{os.getpid()}-{uuid.uuid4().hex[:8]}.spool")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        # The lock tells other processes that this file has a living owner.
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fd = os.open(path + ".new", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        # The lock tells other processes that this file has a living owner. It is taken before
+        # the file gets the name they look for, so no one can take an unlocked new file for a
+        # dead process's.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(path + ".new", path)
         self._fd, self._path, self._offset = fd, path, 0
+        self._opened_at = time.monotonic()
 
     def _run(self) -> None:
         delay = RETRY_SECONDS[0]
@@ -132,21 +144,45 @@ class Recorder:
                 delay = min(delay * 2, RETRY_SECONDS[1])
 
     def _drain(self) -> None:
-        """Store the lines of this process's spool past the stored offset, then empty it."""
+        """Store the lines of this process's spool past the stored offset, then let them go.
+
+        Stored lines (and the IPs in them) do not linger on disk: the file is emptied when
+        everything in it is stored, and under steady traffic, where it never is, a new file is
+        started every few seconds and the old one removed once stored.
+        """
         with self._store_lock:
             self._offset += self._store_from(self._path, self._offset)
-            # Appends wait for this lock, so nothing lands between the check and the truncate;
-            # stored lines (and the IPs in them) do not linger on disk.
+            # Appends wait for this lock, so nothing lands between the check and the change.
             with self._lock:
                 if os.fstat(self._fd).st_size == self._offset:
                     os.ftruncate(self._fd, 0)
                     self._offset = 0
+                    self._opened_at = time.monotonic()
+                    return
+                if (
+                    self._offset < ROTATE_BYTES
+                    and time.monotonic() - self._opened_at < ROTATE_SECONDS
+                ):
+                    return
+                old_fd, old_path, old_offset = self._fd, self._path, self._offset
+                self._open_new_file()
+            try:
+                self._store_from(old_path, old_offset)
+                os.unlink(old_path)
+            finally:
+                # Unlocked and still there if storing failed: replayed as a dead process's.
+                os.close(old_fd)
 
     def _store_counts(self) -> None:
         with self._lock:
             counts, self.counts = self.counts, Counter()
         if counts:
-            self.store_counts(dict(counts))
+            try:
+                self.store_counts(dict(counts))
+            except Exception:
+                with self._lock:
+                    self.counts.update(counts)
+                raise
 
     def _store_from(self, path: str, offset: int) -> int:
         """Store the whole lines of a spool file past offset; return the bytes consumed."""
@@ -172,6 +208,8 @@ class Recorder:
             return 0
         for name in names:
             path = os.path.join(self.spool_dir, name)
+            if name.endswith(".spool.new"):
+                _remove_if_abandoned(path)
             if not name.endswith(".spool") or path == self._path:
                 continue
             try:
@@ -191,6 +229,18 @@ class Recorder:
             finally:
                 os.close(fd)
         return replayed
+
+
+def _remove_if_abandoned(path: str) -> None:
+    """Remove a new spool file that its process never got to name (it died in between).
+
+    Only an old one: a process names its new file microseconds after creating it.
+    """
+    try:
+        if time.time() - os.stat(path).st_mtime > ABANDONED_SECONDS:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _parse_lines(data: bytes, path: str) -> list[list]:

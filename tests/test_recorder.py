@@ -151,3 +151,57 @@ def test_counts_are_stored_even_without_a_single_valid_fetch(tmp_path):
     recorder.count("pixel_bad_token")
     recorder.stop()
     assert sum(c["pixel_bad_token"] for c in counted) == 2
+
+
+def test_steady_traffic_does_not_keep_stored_lines_on_disk(tmp_path, monkeypatch):
+    import app.recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "ROTATE_SECONDS", 0.2)
+    stored = []
+    recorder = Recorder(str(tmp_path / "spool"), stored.extend, lambda c: None, flush_seconds=0.01)
+    stop = threading.Event()
+
+    def traffic():
+        n = 0
+        while not stop.is_set():
+            recorder.append([f"k{n}", "m", 1.0, "203.0.113.77", "UA", "GET", None, None])
+            n += 1
+            time.sleep(0.0005)
+
+    sender = threading.Thread(target=traffic)
+    sender.start()
+    time.sleep(1.5)
+    on_disk = b"".join(path.read_bytes() for path in (tmp_path / "spool").iterdir())
+    stop.set()
+    sender.join()
+    recorder.stop()
+    # The first fetches were stored long ago: their lines are gone from disk.
+    assert b'"k0"' not in on_disk
+    keys = [line[0] for line in stored]
+    assert len(keys) == len(set(keys))
+    assert keys[0] == "k0" and len(keys) == int(keys[-1][1:]) + 1
+
+
+def test_a_new_spool_file_is_locked_before_others_can_see_it(tmp_path, monkeypatch):
+    import fcntl
+
+    stored = []
+    recorder = Recorder(str(tmp_path / "spool"), stored.extend, lambda c: None)
+    other = Recorder(str(tmp_path / "spool"), stored.extend, lambda c: None)
+    real_flock = fcntl.flock
+    seen = []
+
+    def scan_then_flock(fd, operation):
+        if operation == fcntl.LOCK_EX and not seen:
+            # Another process scans for dead processes' files at the worst moment: the new
+            # file exists, and its owner has not locked it yet.
+            monkeypatch.setattr(fcntl, "flock", real_flock)
+            seen.append(other.replay_orphans())
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", scan_then_flock)
+    recorder.append(["k1", "m", 1.0, None, "", "GET", None, None])
+    recorder.append(["k2", "m", 1.0, None, "", "GET", None, None])
+    recorder.stop()
+    assert seen == [0]
+    assert [line[0] for line in stored] == ["k1", "k2"]
