@@ -12,6 +12,8 @@ import logging
 import time
 import uuid
 
+from werkzeug.urls import iri_to_uri
+
 from . import links
 from .classify import Fetch, classify
 from .click_rules import BURST_SECONDS, click_verdict
@@ -68,7 +70,12 @@ class ClickMiddleware:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         found = read_click_token(self.serializer, path[len(CLICK_PREFIX) :])
-        target = self.target(found[1]) if found else None
+        try:
+            target = self.target(found[1]) if found else None
+        except Exception:
+            # A database we cannot read right now: no redirect we cannot vouch for.
+            log.exception("could not look up a click's link")
+            target = None
         if target is None:
             self.recorder.count("click_bad_token")
             return plain_page(start_response, "404 Not Found", NOT_FOUND)
@@ -82,12 +89,14 @@ class ClickMiddleware:
             # The person still gets where they were going; the failure is logged and counted.
             log.exception("could not record a click")
             self.recorder.count("click_record_errors")
-        escaped = html.escape(target, quote=True).encode()
+        # Headers are Latin-1: a link with non-ASCII characters goes out percent-encoded.
+        location = iri_to_uri(target)
+        escaped = html.escape(location, quote=True).encode()
         body = b'<!doctype html><title>Redirecting</title><a href="' + escaped + b'">Continue</a>'
         start_response(
             "302 Found",
             [
-                ("Location", target),
+                ("Location", location),
                 ("Content-Type", "text/html; charset=utf-8"),
                 ("Content-Length", str(len(body))),
                 ("Cache-Control", "no-store"),

@@ -44,6 +44,9 @@ def trackable_url(raw: str, skip_prefix: str = "") -> str | None:
     url = _URL_NOISE.sub("", html.unescape(raw)).strip()
     if not url or len(url) > MAX_URL or (skip_prefix and url.startswith(skip_prefix)):
         return None
+    # Other control characters have no place in a link we would send in a Location header.
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        return None
     try:
         parts = urlsplit(url)
     except ValueError:

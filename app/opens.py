@@ -128,8 +128,9 @@ def reclassify(
         updates = []
         for event in batch:
             looked += 1
-            # Without its user agent (purged, or never kept) an event keeps its verdict.
-            if event["user_agent"] is None:
+            # Without its user agent or IP (purged, or never kept) an event keeps its verdict:
+            # judged again on less than it was judged on, it could only get worse.
+            if event["user_agent"] is None or event["ip"] is None:
                 continue
             # An open implied by a person's click was judged by the click rules, not these.
             if event["source"] == "click":

@@ -235,6 +235,7 @@ class Store(Webhooks, Clicks, FollowUps, OpenEvents, Privacy):
         cursor.execute(
             f"SELECT recipient, state, injected_at, first_open_at, opens, metadata, id "
             f"FROM messages WHERE campaign_id = ? AND state IN ({marks}) AND injected_at <= ? "
+            "AND tracked "
             f"ORDER BY id",
             [campaign_id, *states, injected_before],
         )

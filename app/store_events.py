@@ -251,14 +251,14 @@ UPDATE messages SET
   last_open_at = (SELECT max(at) FROM events e WHERE e.message_id = messages.id),
   last_client = (SELECT client FROM events e WHERE e.message_id = messages.id
                  ORDER BY at DESC, id DESC LIMIT 1)
-WHERE campaign_id = :campaign;
+WHERE campaign_id = :campaign AND tracked;
 """
 # A separate statement: SQLite computes every SET expression from the row's old values.
 REBUILD_STATES = """
 UPDATE messages SET state = CASE WHEN human_opens > 0 THEN 'opened'
                                  WHEN mpp_opens > 0 THEN 'unknown'
                                  ELSE 'not_opened' END
-WHERE campaign_id = :campaign;
+WHERE campaign_id = :campaign AND tracked;
 """
 REBUILD_CAMPAIGN = """
 UPDATE campaigns SET

@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from .times import now_iso
 
@@ -128,10 +129,11 @@ class Privacy:
     def erase_recipient(self, recipient: str, actor: str) -> dict:
         """Remove an address and every personal detail tied to it, keeping anonymous counts.
 
-        Messages stay (so campaign numbers stay right) under a random placeholder; their opens
-        and clicks lose IP, user agent and headers; webhook deliveries lose the address and
-        metadata; an opt-out keeps only its hash. An audit row records who erased how many
-        rows, without the address.
+        Messages stay (so campaign numbers stay right) under a random placeholder and are no
+        longer tracked or exported; their opens and clicks lose IP, user agent and headers;
+        webhook deliveries lose the address, metadata and link; links whose URL holds the
+        address stop redirecting; an opt-out keeps only its hash. An audit row records who
+        erased how many rows, without the address.
         """
         with self._write() as conn:
             ids = [
@@ -140,8 +142,10 @@ class Privacy:
             ]
             events = 0
             for message_id in ids:
+                # No longer tracked: a later fetch of its pixel must not store an IP again, and
+                # the placeholder must never be exported as someone to mail.
                 conn.execute(
-                    "UPDATE messages SET recipient = ?, metadata = NULL WHERE id = ?",
+                    "UPDATE messages SET recipient = ?, metadata = NULL, tracked = 0 WHERE id = ?",
                     [f"erased-{secrets.token_hex(8)}", message_id],
                 )
                 events += conn.execute(
@@ -156,9 +160,19 @@ class Privacy:
                 marks = ",".join("?" * len(chunk))
                 deliveries += conn.execute(
                     "UPDATE webhook_deliveries SET payload = json_set(payload, "
-                    "'$.recipient', NULL, '$.metadata', NULL) "
+                    "'$.recipient', NULL, '$.metadata', NULL, '$.url', NULL) "
                     f"WHERE json_extract(payload, '$.message_id') IN ({marks})",
                     chunk,
+                ).rowcount
+            # A personalised link (".../unsubscribe?email=ann@...") is the address too: its
+            # click URL stops redirecting (a plain 404) rather than keep the address.
+            # Only for an address: a short subscriber id would match unrelated URLs.
+            links = 0
+            if "@" in recipient:
+                links = conn.execute(
+                    "UPDATE links SET url = 'erased:' || id "
+                    "WHERE instr(lower(url), ?) OR instr(lower(url), ?)",
+                    [recipient.lower(), quote(recipient.lower(), safe="")],
                 ).rowcount
             suppressions = conn.execute(
                 "UPDATE suppressions SET recipient = NULL WHERE recipient_hash = ?",
@@ -168,6 +182,7 @@ class Privacy:
                 "messages": len(ids),
                 "events": events,
                 "webhook_deliveries": deliveries,
+                "links": links,
                 "suppressions": suppressions,
             }
             conn.execute(

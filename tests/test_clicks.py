@@ -234,3 +234,28 @@ def test_reclassify_keeps_opens_implied_by_clicks(client, auth, campaign, store,
     assert detail["state"] == "opened" and detail["events"][0]["source"] == "click"
     [stored] = detail["clicks"]
     assert stored["url"] == "https://shop.example/a?x=1&y=2" and stored["verdict"] == "human"
+
+
+def test_non_ascii_links_redirect_percent_encoded_and_control_characters_are_not_tracked(
+    client, auth, campaign
+):
+    urls = [
+        "https://example.com/café",
+        "https://example.com/中",
+        "https://über.example/x?q=ü",
+        "https://example.com/a\x0bb",
+        "https://example.com/a\x7fb",
+    ]
+    html = "<body>" + "".join(f'<a href="{url}">x</a>' for url in urls) + "</body>"
+    body = {"recipient": "a@x", "html": html, "track_clicks": True}
+    message = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth).get_json()
+    paths = click_paths(message)
+    assert len(paths) == 3
+    assert "a\x0bb" in message["html"] and "a\x7fb" in message["html"]
+    locations = [click(client, path).headers["Location"] for path in paths]
+    assert locations == [
+        "https://example.com/caf%C3%A9",
+        "https://example.com/%E4%B8%AD",
+        "https://xn--ber-goa.example/x?q=%C3%BC",
+    ]
+    assert all(location.isascii() for location in locations)

@@ -238,7 +238,10 @@ def test_erasure_leaves_no_trace_and_keeps_the_totals(tmp_path):
     assert client.post("/api/v1/webhooks", json=hook, headers=auth).status_code == 201
     client.post("/api/v1/campaigns", json={"id": "dec"}, headers=auth)
     address = "erase.me@example.org"
-    html = '<body><a href="https://example.com/offer">Offer</a></body>'
+    html = (
+        '<body><a href="https://example.com/offer">Offer</a>'
+        '<a href="https://example.com/prefs?who=erase.me%40example.org">Preferences</a></body>'
+    )
     first = inject(
         client,
         auth,
@@ -273,7 +276,22 @@ def test_erasure_leaves_no_trace_and_keeps_the_totals(tmp_path):
     raw = database_bytes(app)
     for secret in (address, "erase.me", "198.51.100.123", "198.51.100.124", "Erin"):
         assert secret.encode() not in raw, secret
-    assert [numbers(client, auth, c) for c in ("nov-news", "dec")] == totals
+    after = [numbers(client, auth, c) for c in ("nov-news", "dec")]
+    # Every number stays; only the personalised link's URL is gone from the per-link counts.
+    assert [link["url"] for link in after[0]["links"]] == ["https://example.com/offer", "erased:2"]
+    for stats in totals + after:
+        for link in stats["links"]:
+            link.pop("url")
+    assert after == totals
+    # The erased messages are tracked no more, and no export offers their placeholders.
+    fetch(client, first, ip="198.51.100.125")
+    app.extensions["opentrack"].recorder.flush()
+    assert b"198.51.100.125" not in database_bytes(app)
+    export = client.get("/api/v1/campaigns/nov-news/non-openers?include_unknown=true", headers=auth)
+    assert [row["recipient"] for row in export.get_json()["recipients"]] == ["keep@example.org"]
+    # The personalised link is gone; the shared one still redirects.
+    click_paths = re.findall(r'href="http://localhost(/c/[^"]+)"', first["html"])
+    assert [client.get(path).status_code for path in click_paths] == [302, 404]
     assert client.get(f"/api/v1/recipients/{address}", headers=auth).get_json()["messages"] == []
     audit = app.extensions["opentrack"].store.erasures()
     assert audit[0]["messages"] == 2 and audit[0]["actor"] == "api:k"
@@ -312,3 +330,29 @@ def test_worker_purges_on_its_first_round_and_then_daily(client, auth, campaign,
     assert worker.purge_if_due() == 0  # not a day later yet
     assert DeliveryWorker(store, retention_days=None).purge_if_due() == 0
     worker.pool.shutdown()
+
+
+def test_reclassify_keeps_untracked_messages_untracked(client, auth, campaign, runner, flush):
+    body = {"html": "", "recipients": ["a@x", {"recipient": "u@x", "track": False}]}
+    inject(client, auth, body)
+    client.post("/api/v1/suppressions", json={"recipient": "o@x"}, headers=auth)
+    inject(client, auth, {"recipient": "o@x", "html": ""})
+    before = numbers(client, auth)
+    assert runner.invoke(args=["reclassify"]).exit_code == 0
+    assert numbers(client, auth) == before
+    export = client.get("/api/v1/campaigns/nov-news/non-openers", headers=auth).get_json()
+    assert [row["recipient"] for row in export["recipients"]] == ["a@x"]
+
+
+def test_reclassify_does_not_rejudge_events_whose_ip_was_not_kept(tmp_path):
+    app, client, auth = make_app(tmp_path, STORE_IP="none", SCANNER_WINDOW_SECONDS=3600)
+    message = inject(client, auth, {"recipient": "a@x", "html": ""})
+    # A browser-like fetch right after sending from a datacenter network: a gateway's scan.
+    fetch(client, message, {"User-Agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120"}, "3.5.140.2")
+    app.extensions["opentrack"].recorder.flush()
+    event = app.extensions["opentrack"].store.get_message(message["message_id"])["events"][0]
+    assert (event["ip"], event["verdict"], event["source"]) == (None, "machine", "scanner")
+    result = app.test_cli_runner().invoke(args=["reclassify"])
+    assert "0 changed" in result.stdout
+    assert numbers(client, auth)["opened"] == 0
+    app.extensions["opentrack"].recorder.stop()
