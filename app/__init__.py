@@ -11,7 +11,7 @@ from itsdangerous import URLSafeSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .recorder import Recorder
-from .settings import defaults
+from .settings import coerce, defaults
 from .store import Store
 from .tokens import click_serializer, new_secret, optout_serializer, pixel_serializer
 
@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("OPENTRACK")
     if test_config:
         app.config.from_mapping(test_config)
+    coerce(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     config = app.config
     config["DATABASE"] = config["DATABASE"] or os.path.join(app.instance_path, "opentrack.db")

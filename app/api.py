@@ -1,5 +1,6 @@
 """The JSON API under /api/v1: campaigns, injection, messages, stats and non-openers."""
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_RECIPIENT = 320
 MAX_NAME = 200
+# Large enough for any offset, small enough for SQLite's 64-bit integers.
+MAX_INT_ARG = 10**12
 
 
 def get_store():
@@ -47,7 +50,7 @@ def json_body() -> dict:
     """Return the request's JSON object, or raise a 400 that says what is wrong with it."""
     try:
         body = request.get_json(force=True)
-    except BadRequest as error:
+    except (BadRequest, RecursionError) as error:
         raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from error
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "The request body must be a JSON object.")
@@ -68,7 +71,17 @@ def text_field(value, field: str, max_length: int) -> str:
         raise invalid(field, f"must be at most {max_length} characters")
     if any(ord(char) < 32 for char in value):
         raise invalid(field, "must not contain control characters")
+    if not _encodable(value):
+        raise invalid(field, "must be valid Unicode (it holds a lone surrogate)")
     return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def recipient_field(value, field: str) -> str:
@@ -84,6 +97,13 @@ def metadata_field(value, field: str) -> dict | None:
         return None
     if not isinstance(value, dict):
         raise invalid(field, "must be a JSON object")
+    try:
+        # NaN and Infinity are not JSON: stored, they would break every reader downstream.
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise invalid(field, "must not hold NaN or Infinity") from None
+    except RecursionError:
+        raise invalid(field, "is nested too deeply") from None
     return value
 
 
@@ -343,13 +363,15 @@ def int_arg(name: str, default: int, low: int, high: int | None) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
+    high = MAX_INT_ARG if high is None else high
     try:
-        value = int(raw)
+        value = int(raw) if raw.isascii() else None
     except ValueError:
-        raise invalid(name, "must be an integer") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise invalid(name, f"must be {bounds}")
+        value = None
+    if value is None:
+        raise invalid(name, "must be an integer")
+    if value < low or value > high:
+        raise invalid(name, f"must be between {low} and {high}")
     return value
 
 

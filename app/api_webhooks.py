@@ -113,7 +113,9 @@ def redeliver(webhook_id: str, delivery_id: str):
     """Queue a delivery again now, with the same event id and body."""
     find_webhook(webhook_id)
     delivery = (
-        get_store().redeliver(webhook_id, int(delivery_id)) if delivery_id.isdigit() else None
+        get_store().redeliver(webhook_id, int(delivery_id))
+        if delivery_id.isascii() and delivery_id.isdigit() and len(delivery_id) < 18
+        else None
     )
     if delivery is None:
         raise ApiError(404, "not_found", f"No delivery {delivery_id} for webhook '{webhook_id}'.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import urllib.request
@@ -17,6 +18,8 @@ from flask.cli import with_appcontext
 from .classify import Fetch, classify
 from .network_sources import BUILTIN_SCANNER_RANGES, SOURCES
 from .networks import Networks, fetch_sources, load_dir
+
+log = logging.getLogger(__name__)
 
 OUTPUT_FIELDS = (
     "client",
@@ -47,7 +50,13 @@ def _mmdb_paths(config: dict) -> tuple[str, ...]:
 
 @lru_cache(maxsize=2)
 def _load_networks(folder: str, mmdb_paths: tuple[str, ...], stamp: float = 0.0) -> Networks:
-    return load_dir(folder, mmdb_paths)
+    try:
+        return load_dir(folder, mmdb_paths)
+    except (OSError, ValueError) as error:
+        # A broken list must not stop the recording of opens: judge without lists until it is
+        # fixed (a fixed file has a new time stamp, and is loaded then).
+        log.error("cannot read the network lists in %s (%s); judging without them", folder, error)
+        return Networks((), mmdb_paths)
 
 
 def _stamp(folder: Path) -> float:

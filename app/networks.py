@@ -210,8 +210,12 @@ def _from_mmdb(record: dict) -> tuple[str | None, str | None]:
 @lru_cache(maxsize=8192)
 def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | None, str | None]:
     """Return (ISO country code, network owner) for ip; (None, None) when unknown."""
-    if parse_ip(ip) is None:
+    parsed = parse_ip(ip)
+    if parsed is None:
         return None, None
+    if parsed[0] == 4:
+        # An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is looked up as the IPv4 one it is.
+        ip = socket.inet_ntop(socket.AF_INET, parsed[1].to_bytes(4, "big"))
     country: str | None = None
     asn: str | None = None
     for path in mmdb_paths:

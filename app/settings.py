@@ -74,3 +74,52 @@ SETTINGS: dict[str, tuple[object, str]] = {
 def defaults() -> dict[str, object]:
     """Return the default value of every setting."""
     return {name: default for name, (default, _) in SETTINGS.items()}
+
+
+# Settings read as numbers or switches. An environment value arrives as a string whenever it
+# is not JSON ("yes", "off", "False"), so each is parsed here, once, and a bad one stops the
+# start-up with a message instead of being taken as true.
+KINDS = {
+    "PROXY_HOPS": int,
+    "MAX_REQUEST_BYTES": int,
+    "MAX_BATCH": int,
+    "SCANNER_WINDOW_SECONDS": float,
+    "FLUSH_SECONDS": float,
+    "RETENTION_DAYS": float,
+    "WEBHOOK_TIMEOUT_SECONDS": float,
+    "WEBHOOK_RETRY_HOURS": float,
+    "HONOR_GPC": bool,
+    "WEBHOOK_ALLOW_PRIVATE": bool,
+    "SESSION_COOKIE_SECURE": bool,
+}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+def coerce(config: dict) -> None:
+    """Turn number and switch settings into numbers and booleans; raise ValueError if odd."""
+    for name, kind in KINDS.items():
+        if config.get(name) is not None:
+            config[name] = _parse(name, config[name], kind)
+
+
+def _parse(name: str, value: object, kind: type) -> object:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in TRUE_WORDS:
+            return True
+        if text in FALSE_WORDS:
+            return False
+        raise ValueError(f"OPENTRACK_{name} must be true or false, not {value!r}")
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = kind(str(value).strip()) if isinstance(value, str) else kind(value)
+    except ValueError:
+        raise ValueError(f"OPENTRACK_{name} must be a number, not {value!r}") from None
+    # NaN is the one value not equal to itself.
+    if number < 0 or number != number:
+        raise ValueError(f"OPENTRACK_{name} must be a number of at least 0, not {value!r}")
+    return number

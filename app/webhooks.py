@@ -108,6 +108,9 @@ def retryable(status: int | None) -> bool:
     return status is None or status >= 500 or status in (408, 429)
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def public_address(ip: str) -> bool:
     """Return whether an address is a public one (not private, loopback, link-local, ...)."""
     try:
@@ -116,6 +119,9 @@ def public_address(ip: str) -> bool:
         return False
     if address.version == 6 and address.ipv4_mapped:
         address = address.ipv4_mapped
+    elif address.version == 6 and address in NAT64:
+        # A NAT64 gateway would reach the IPv4 address in the last 32 bits.
+        address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address.is_global and not address.is_multicast
 
 

@@ -458,3 +458,53 @@ def test_non_openers_export_of_100000_rows_is_streamed(client, auth, campaign, s
     assert lines == 100_001
     # The rows went out a piece at a time: never more than a fraction of them in memory.
     assert peak < size / 4
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/campaigns?offset=99999999999999999999", "offset"),
+        ("/api/v1/campaigns?limit=²", "limit"),
+        ("/api/v1/suppressions?offset=99999999999999999999", "offset"),
+    ],
+)
+def test_odd_numbers_in_query_arguments_are_400(client, auth, path, field):
+    response = client.get(path, headers=auth)
+    assert response.status_code == 400
+    assert f"'{field}'" in error_of(response)["message"]
+
+
+def test_deeply_nested_json_is_400(client, auth):
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post(
+        "/api/v1/campaigns", data=body, headers={**auth, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"recipient": "\\ud800@x.com", "html": ""}', "recipient"),
+        ('{"recipient": "a@x", "html": "", "metadata": {"v": NaN}}', "metadata"),
+        ('{"recipient": "a@x", "html": "", "metadata": {"v": Infinity}}', "metadata"),
+    ],
+)
+def test_lone_surrogates_and_nan_are_400(client, auth, campaign, body, field):
+    response = client.post(
+        "/api/v1/campaigns/nov-news/inject",
+        data=body,
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert f"'{field}'" in error_of(response)["message"]
+
+
+def test_campaign_name_with_a_lone_surrogate_is_400(client, auth):
+    response = client.post(
+        "/api/v1/campaigns",
+        data='{"id": "x", "name": "\\udfff"}',
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400

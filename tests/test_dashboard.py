@@ -343,3 +343,15 @@ def test_api_keys_page_creates_once_and_revokes(signed_in, client, store):
     assert revoked.status_code == 302
     assert client.get("/api/v1/campaigns", headers=headers).status_code == 401
     assert "revoked" in signed_in.get("/dashboard/keys").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "query", ["?page=²", "?page=-1", "?page=99999999999", "?_method=POST", "?_anchor=x&page=2"]
+)
+def test_odd_query_arguments_still_render(signed_in, campaign, store, query):
+    for n in range(55):  # enough for a second page, so the pager's links are drawn
+        store.create_campaign(f"more-{n}", f"More {n}")
+    for path in ("/dashboard/campaigns", "/dashboard/campaigns/nov-news"):
+        response = signed_in.get(path + query)
+        assert response.status_code == 200, (path, query)
+        assert b"#x" not in response.data

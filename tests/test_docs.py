@@ -37,3 +37,35 @@ def test_readme_opens_with_the_two_commands():
     first_block = README.split("```")[1]
     assert "./scripts/serve" in first_block
     assert "./scripts/test" in first_block
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "value"),
+    [
+        ("HONOR_GPC", "off", False),
+        ("HONOR_GPC", "False", False),
+        ("WEBHOOK_ALLOW_PRIVATE", "False", False),
+        ("WEBHOOK_ALLOW_PRIVATE", "yes", True),
+        ("PROXY_HOPS", "2", 2),
+        ("FLUSH_SECONDS", "0.2", 0.2),
+        ("RETENTION_DAYS", 30, 30.0),
+    ],
+)
+def test_settings_from_words_are_parsed(tmp_path, monkeypatch, name, raw, value):
+    from app import create_app
+
+    monkeypatch.setenv(f"OPENTRACK_{name}", str(raw))
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config[name] == value
+    app.extensions["opentrack"].recorder.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"), [("HONOR_GPC", "maybe"), ("PROXY_HOPS", "two"), ("MAX_BATCH", "-5")]
+)
+def test_odd_settings_stop_the_start_with_a_message(tmp_path, monkeypatch, name, raw):
+    from app import create_app
+
+    monkeypatch.setenv(f"OPENTRACK_{name}", raw)
+    with pytest.raises(ValueError, match=f"OPENTRACK_{name}"):
+        create_app({"INSTANCE_PATH": str(tmp_path)})

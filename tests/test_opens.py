@@ -128,3 +128,19 @@ def test_event_keeps_the_raw_facts(client, auth, store, opened_campaign):
     assert 0 <= event["seconds_since_send"] < time.time()
     assert event["client"] == "Apple Mail"
     assert event["device"] == "phone"
+
+
+def test_a_broken_network_list_does_not_stop_recording(app, client, auth, campaign, store, flush):
+    from app.network_sources import SOURCES
+
+    folder = app.instance_path + "/networks"
+    import os
+
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, SOURCES["scanners"].filename), "wb") as broken:
+        broken.write(b"\xff\xfe not a list \x00\n")
+    body = {"recipient": "a@x", "html": HTML}
+    message = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth).get_json()
+    client.get("/o/" + message["pixel_url"].split("/o/")[1], headers={"User-Agent": IPHONE})
+    flush()
+    assert store.count_events() == 1

@@ -34,6 +34,8 @@ def test_signature_verifies_and_tampering_fails():
         ("fe80::1%eth0", False),
         ("fd00::1", False),
         ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b::a9fe:a9fe", False),
         ("0.0.0.0", False),
         ("224.0.0.1", False),
         ("not-an-ip", False),

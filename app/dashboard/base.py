@@ -125,14 +125,16 @@ class Pager:
 
     def url(self, page: int) -> str:
         """Return this URL with another page number, keeping the other query arguments."""
-        args = {**request.view_args, **request.args.to_dict(), "page": page}
+        # url_for reads keys starting with "_" as its own options (_method, _anchor, ...).
+        query = {k: v for k, v in request.args.items() if not k.startswith("_")}
+        args = {**query, **request.view_args, "page": page}
         return url_for(request.endpoint, **args)
 
 
 def page_arg() -> int:
     """Return the requested page number, 1 when missing or odd."""
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**9 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 10**9 else 1
 
 
 def base_url() -> str:
