@@ -1,6 +1,6 @@
 """Shared helpers for the benchmark scripts: run Opentrack under gunicorn on loopback.
 
-Not a benchmark itself; ``scripts/bench_pixel.py`` and ``scripts/bench_inject.py`` import it.
+Not a benchmark itself; the ``scripts/bench_*.py`` scripts import it.
 """
 
 import http.client
@@ -38,14 +38,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def procfile_line(name: str, port: int) -> list[str]:
+    """Return the arguments of the Procfile's `name:` line with $PORT filled in."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return shlex.split(line.removeprefix(f"{name}:").replace("$PORT", str(port)))
+    raise SystemExit(f"Procfile has no {name}: line")
+
+
 def procfile_command(port: int, workers: int) -> list[str]:
     """Return the Procfile's web command with $PORT filled in and --workers set."""
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            args = shlex.split(line.removeprefix("web:").replace("$PORT", str(port)))
-            break
-    else:
-        raise SystemExit("Procfile has no web: line")
+    args = procfile_line("web", port)
     if "--workers" in args:
         args[args.index("--workers") + 1] = str(workers)
     return args
@@ -81,7 +84,7 @@ class PortTaken(Exception):
 class Server:
     """Opentrack under gunicorn as the Procfile runs it, on a temp instance; a context manager."""
 
-    def __init__(self, workers: int = 4):
+    def __init__(self, workers: int = 4, env: dict | None = None):
         self.workers = workers
         self.port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="opentrack-bench-")
@@ -93,6 +96,7 @@ class Server:
             "PORT": str(self.port),
             "OPENTRACK_INSTANCE_PATH": os.path.join(self.tmp, "instance"),
             "OPENTRACK_BASE_URL": self.url(),
+            **(env or {}),
         }
         self.proc = None
         self.key = None
