@@ -263,3 +263,44 @@ def test_get_networks_without_files_is_builtin_only(app):
         networks = get_networks()
     assert networks.lookup("1.1.1.1") is None
     assert networks.lookup("40.92.0.1").kind == "scanner"
+
+
+def test_networks_update_downloads_each_list_and_keeps_the_old_one_on_failure(
+    app, tmp_path, monkeypatch
+):
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "egress.csv").write_text(APPLE_CSV)
+    (served / "endpoints.json").write_text(MICROSOFT_JSON)
+    handler = partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    import app.classify_cli as classify_cli
+
+    sources = {"apple": f"{base}/egress.csv", "microsoft": f"{base}/endpoints.json"}
+    monkeypatch.setattr(classify_cli, "fetch_sources", lambda: sources)
+    runner = app.test_cli_runner()
+    try:
+        result = runner.invoke(args=["networks", "update", "--timeout", "5"])
+        assert result.exit_code == 0, result.output
+        assert "apple: 4 ranges" in result.output
+        with app.app_context():
+            assert get_networks().lookup("140.248.24.75").kind == "apple_relay"
+        # A list that fails to download (or is not a list) leaves the one we had in place.
+        (served / "egress.csv").write_text("<html>maintenance</html>")
+        sources["microsoft"] = f"{base}/missing.json"
+        result = runner.invoke(args=["networks", "update", "--timeout", "5"])
+        assert result.exit_code == 1
+        assert "apple: not updated" in result.output
+        assert "microsoft: not updated" in result.output
+        with app.app_context():
+            assert get_networks().lookup("140.248.24.75").kind == "apple_relay"
+    finally:
+        server.shutdown()
+        server.server_close()
