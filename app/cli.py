@@ -1,5 +1,6 @@
 """The `opentrack` command: keys, stats, exports and maintenance."""
 
+import contextlib
 import json
 import secrets
 import sys
@@ -119,13 +120,27 @@ def export_command(campaign_id, export_format, min_age_hours, include_unknown, o
     states = ("not_opened", "unknown") if include_unknown else ("not_opened",)
     cutoff = to_iso(time.time() - min_age_hours * 3600)
     rows = store.iter_non_openers(campaign_id, states, cutoff)
-    if export_format == "csv":
-        chunks = export.csv_lines(rows)
-    else:
-        head = {"campaign_id": campaign_id, "states": list(states), "injected_before": cutoff}
-        chunks = export.json_chunks(rows, head)
-    for chunk in chunks:
-        output.write(chunk)
+    with contextlib.ExitStack() as stack:
+        # Writing to a file leaves the terminal free for a progress bar, a step a recipient.
+        if not (output.isatty() or output.name == "<stdout>"):
+            total = store.count_non_openers(campaign_id, states, cutoff)
+            bar = stack.enter_context(
+                click.progressbar(length=total, label="Exporting", file=sys.stderr)
+            )
+            rows = _ticking(rows, bar)
+        if export_format == "csv":
+            chunks = export.csv_lines(rows)
+        else:
+            head = {"campaign_id": campaign_id, "states": list(states), "injected_before": cutoff}
+            chunks = export.json_chunks(rows, head)
+        for chunk in chunks:
+            output.write(chunk)
+
+
+def _ticking(rows, bar):
+    for row in rows:
+        bar.update(1)
+        yield row
 
 
 @click.command("flush")

@@ -223,6 +223,17 @@ class Store(Webhooks, Clicks, FollowUps, OpenEvents, Privacy):
                 found[row["id"]] = row["injected_at"]
         return found
 
+    def count_non_openers(
+        self, campaign_id: str, states: tuple[str, ...], injected_before: str
+    ) -> int:
+        """Return how many rows iter_non_openers would yield."""
+        marks = ",".join("?" * len(states))
+        return self.db.execute(
+            f"SELECT count(*) FROM messages WHERE campaign_id = ? AND state IN ({marks}) "
+            "AND injected_at <= ? AND tracked",
+            [campaign_id, *states, injected_before],
+        ).fetchone()[0]
+
     def iter_non_openers(
         self, campaign_id: str, states: tuple[str, ...], injected_before: str
     ) -> Iterator[dict]:
