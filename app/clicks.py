@@ -10,13 +10,13 @@ says it is a click), answered at once, and stored and judged by the writer threa
 import html
 import logging
 import time
-import uuid
 
 from werkzeug.urls import iri_to_uri
 
 from . import links
 from .classify import Fetch, classify
 from .click_rules import BURST_SECONDS, click_verdict
+from .pixel import spool_line
 from .recorder import Recorder
 from .times import from_iso, to_iso
 from .tokens import mint_click_token, read_click_token
@@ -24,7 +24,6 @@ from .tokens import mint_click_token, read_click_token
 log = logging.getLogger(__name__)
 
 CLICK_PREFIX = "/c/"
-MAX_USER_AGENT = 1024
 NOT_FOUND = (
     b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
     b"<p>This link is not valid. Nothing was redirected.</p>\n"
@@ -120,25 +119,8 @@ class ClickMiddleware:
 
     def record(self, environ, message_id: str, link_id: int, method: str) -> None:
         """Append a click to the spool."""
-        extras = {"click": link_id}
-        if self.honor_gpc and "1" in (
-            environ.get("HTTP_SEC_GPC", "").strip(),
-            environ.get("HTTP_DNT", "").strip(),
-        ):
-            extras["private"] = 1
-        self.recorder.append(
-            [
-                uuid.uuid4().hex,
-                message_id,
-                time.time(),
-                environ.get("REMOTE_ADDR"),
-                environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
-                method,
-                None,
-                None,
-                extras,
-            ]
-        )
+        line = spool_line(environ, message_id, method, self.honor_gpc, {"click": link_id})
+        self.recorder.append(line)
 
 
 def is_click(line: list) -> bool:

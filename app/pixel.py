@@ -73,21 +73,35 @@ class PixelMiddleware:
         if method not in ("GET", "HEAD"):
             self.recorder.count("pixel_other_method")
             return
-        purpose = environ.get("HTTP_SEC_PURPOSE") or environ.get("HTTP_PURPOSE")
-        line = [
-            uuid.uuid4().hex,
-            message_id,
-            time.time(),
-            environ.get("REMOTE_ADDR"),
-            environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
-            method,
-            (environ.get("HTTP_X_REQUESTED_WITH") or "")[:MAX_HEADER] or None,
-            (purpose or "")[:MAX_HEADER] or None,
-        ]
-        # An optional ninth element holds extras; "private" keeps the fetch as a count only.
-        if self.honor_gpc and (
-            environ.get("HTTP_SEC_GPC", "").strip() == "1"
-            or environ.get("HTTP_DNT", "").strip() == "1"
-        ):
-            line.append({"private": 1})
-        self.recorder.append(line)
+        self.recorder.append(spool_line(environ, message_id, method, self.honor_gpc))
+
+
+def spool_line(
+    environ: dict, message_id: str, method: str, honor_gpc: bool, extras: dict | None = None
+) -> list:
+    """Return the spool line of one fetch (of a pixel, or of a click with its extras).
+
+    [key, message id, time, IP, user agent, method, X-Requested-With, purpose], and a ninth
+    element with extras when there are any: "private" keeps the fetch as a count only (the
+    client sent Sec-GPC or DNT and we honour it), "click" names the clicked link.
+    """
+    purpose = environ.get("HTTP_SEC_PURPOSE") or environ.get("HTTP_PURPOSE")
+    line = [
+        uuid.uuid4().hex,
+        message_id,
+        time.time(),
+        environ.get("REMOTE_ADDR"),
+        environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
+        method,
+        (environ.get("HTTP_X_REQUESTED_WITH") or "")[:MAX_HEADER] or None,
+        (purpose or "")[:MAX_HEADER] or None,
+    ]
+    extras = dict(extras or {})
+    if honor_gpc and "1" in (
+        environ.get("HTTP_SEC_GPC", "").strip(),
+        environ.get("HTTP_DNT", "").strip(),
+    ):
+        extras["private"] = 1
+    if extras:
+        line.append(extras)
+    return line
