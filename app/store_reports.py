@@ -4,7 +4,6 @@ import json
 
 from .stats import STATES
 from .store import MESSAGE_COLUMNS, Store
-from .store_users import immediate
 
 # Elapsed seconds between two stored times; julianday() reads our ISO text with its trailing Z.
 ELAPSED = "(julianday(first_open_at) - julianday(injected_at)) * 86400.0"
@@ -88,7 +87,7 @@ class Reports:
     def backdate_campaign(self, campaign_id: str, seconds: float) -> None:
         """Move a campaign's creation and its messages' injection back in time (demo data)."""
         shift = f"-{float(seconds)} seconds"
-        with immediate(self.store) as conn:
+        with self.store._write() as conn:
             for table, column, key in (
                 ("campaigns", "created_at", "id"),
                 ("campaigns", "first_injected_at", "id"),

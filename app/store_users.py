@@ -1,8 +1,6 @@
 """Dashboard users and failed sign-in counters in the embedded store (SQL lives here)."""
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from .store import Store
 from .times import now_iso
@@ -11,19 +9,6 @@ from .users import FORGET_AFTER_SECONDS, lock_seconds
 
 class EmailTaken(Exception):
     """A dashboard user with this email is already stored."""
-
-
-@contextmanager
-def immediate(store: Store) -> Iterator[sqlite3.Connection]:
-    """Run a write transaction that takes the write lock up front, as Store does."""
-    conn = store.db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.commit()
 
 
 class Users:
@@ -35,7 +20,7 @@ class Users:
     def create_user(self, email: str, password_hash: str) -> dict:
         """Store a user and return it; raise EmailTaken when the email is registered."""
         try:
-            with immediate(self.store) as conn:
+            with self.store._write() as conn:
                 conn.execute(
                     "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)",
                     [email, password_hash, now_iso()],
@@ -65,13 +50,13 @@ class Users:
 
     def delete_user(self, email: str) -> bool:
         """Delete a user; return False when there is none with this email."""
-        with immediate(self.store) as conn:
+        with self.store._write() as conn:
             cursor = conn.execute("DELETE FROM users WHERE email = ?", [email])
         return cursor.rowcount == 1
 
     def note_sign_in(self, user_id: int) -> None:
         """Remember when a user last signed in."""
-        with immediate(self.store) as conn:
+        with self.store._write() as conn:
             conn.execute("UPDATE users SET last_sign_in_at = ? WHERE id = ?", [now_iso(), user_id])
 
     def locked_until(self, keys: list[str]) -> float:
@@ -84,7 +69,7 @@ class Users:
 
     def record_failure(self, keys: list[str], now: float) -> None:
         """Count a failed sign-in against each key and lock those past their free tries."""
-        with immediate(self.store) as conn:
+        with self.store._write() as conn:
             # Forget keys nobody failed with lately, so guessed emails do not pile up.
             conn.execute(
                 "DELETE FROM sign_in_failures WHERE last_failed_at < ? AND locked_until < ?",
@@ -107,5 +92,5 @@ class Users:
 
     def clear_failures(self, key: str) -> None:
         """Forget the failed sign-ins counted against a key."""
-        with immediate(self.store) as conn:
+        with self.store._write() as conn:
             conn.execute("DELETE FROM sign_in_failures WHERE key = ?", [key])
