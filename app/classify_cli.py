@@ -8,6 +8,7 @@ import os
 import sys
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,25 +16,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .classify import Fetch, classify
+from .classify import Fetch, Verdict, classify
 from .network_sources import BUILTIN_SCANNER_RANGES, SOURCES
 from .networks import Networks, fetch_sources, load_dir
 
 log = logging.getLogger(__name__)
 
-OUTPUT_FIELDS = (
-    "client",
-    "client_version",
-    "os",
-    "device",
-    "verdict",
-    "source",
-    "reason",
-    "country",
-    "asn",
-)
-KIND_TO_SOURCE = {"apple": "apple", "microsoft": "microsoft", "scanners": "scanners"}
-KIND_TO_SOURCE.update({"aws": "aws", "google-cloud": "google-cloud"})
+# Exactly what the pixel path stores of a verdict.
+OUTPUT_FIELDS = tuple(field.name for field in fields(Verdict))
+KIND_TO_SOURCE = {kind: kind for kind in ("apple", "microsoft", "scanners", "aws", "google-cloud")}
 
 
 def networks_dir(instance_path: str) -> Path:
