@@ -32,11 +32,6 @@ NOT_FOUND = (
 CACHE_SIZE = 10_000
 
 
-def click_path(token: str) -> str:
-    """Return the path of the click URL for a token."""
-    return CLICK_PREFIX + token
-
-
 def plain_page(start_response, status: str, body: bytes, headers=()) -> list[bytes]:
     """Answer with a small HTML page that no cache keeps."""
     start_response(

@@ -73,9 +73,14 @@ class Recorder:
     def count(self, name: str) -> None:
         """Count a pixel request that was answered but not recorded (a bad token, say)."""
         with self._lock:
-            if self._pid != os.getpid():
-                self._start()
             self.counts[name] += 1
+            if self._pid != os.getpid():
+                # Only to get the counts stored: counting never fails, whatever the disk does,
+                # since the pixel counts its own failures here.
+                try:
+                    self._start()
+                except OSError:
+                    log.exception("could not start the spool; counts wait for the next try")
 
     def flush(self) -> None:
         """Store everything spooled so far, in the calling thread."""

@@ -508,3 +508,23 @@ def test_campaign_name_with_a_lone_surrogate_is_400(client, auth):
         headers={**auth, "Content-Type": "application/json"},
     )
     assert response.status_code == 400
+
+
+def test_pixel_answers_even_when_the_spool_cannot_be_written(app, client, auth, campaign):
+    import os
+
+    message = inject(client, auth, {"recipient": "a@x", "html": HTML}).get_json()
+    recorder = app.extensions["opentrack"].recorder
+    # The spool folder cannot be created: every append and every count fails to start.
+    blocker = recorder.spool_dir
+    if os.path.isdir(blocker):
+        os.rmdir(blocker)
+    with open(blocker, "w") as file:
+        file.write("not a folder")
+    for path in (urlparse(message["pixel_url"]).path, "/o/forged.gif"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.data[:6] == b"GIF89a"
+    assert recorder.counts["pixel_record_errors"] == 1
+    assert recorder.counts["pixel_bad_token"] == 1
+    os.remove(blocker)
