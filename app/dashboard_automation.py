@@ -24,6 +24,7 @@ from .api import MAX_NAME, SLUG
 from .api_webhooks import parse_webhook
 from .campaign_extras import follow_up_reach
 from .dashboard import base
+from .dashboard.campaigns import find_campaign
 from .errors import ApiError
 from .times import to_iso
 
@@ -114,14 +115,6 @@ def redeliver(webhook_id: str, delivery_id: int):
     if base.store().redeliver(webhook_id, delivery_id) is None:
         abort(404, f"There is no delivery {delivery_id} for this webhook.")
     return redirect(url_for("dashboard_automation.webhook", webhook_id=webhook_id))
-
-
-def find_campaign(campaign_id: str) -> dict:
-    """Return a campaign or answer 404."""
-    campaign = base.store().get_campaign(campaign_id)
-    if campaign is None:
-        abort(404, f"There is no campaign with id '{campaign_id}'.")
-    return campaign
 
 
 @bp.post("/campaigns/<campaign_id>/follow-ups")
