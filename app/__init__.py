@@ -10,10 +10,10 @@ from flask import Flask
 from itsdangerous import URLSafeSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .recorder import Recorder
-from .settings import coerce, defaults
-from .store import Store
-from .tokens import click_serializer, new_secret, optout_serializer, pixel_serializer
+from app.core.tokens import click_serializer, new_secret, optout_serializer, pixel_serializer
+from app.settings import coerce, defaults
+from app.store.sqlite import Store
+from app.tracking.recorder import Recorder
 
 
 @dataclass
@@ -68,8 +68,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def make_recorder(app: Flask, store: Store) -> Recorder:
     """Return this process's recorder, which classifies and stores spooled fetches."""
-    from . import classify_cli, opens
-    from .clicks import record_clicks, split_lines
+    from app.cli import classify as classify_cli
+    from app.tracking import opens
+    from app.tracking.clicks import record_clicks, split_lines
 
     config = app.config
     bursts = opens.BurstTracker()
@@ -95,8 +96,8 @@ def make_recorder(app: Flask, store: Store) -> Recorder:
 
 def mount_fast_paths(app: Flask) -> None:
     """Answer pixels and clicks in front of Flask; trust proxies only as configured."""
-    from .clicks import ClickMiddleware
-    from .pixel import PixelMiddleware
+    from app.tracking.clicks import ClickMiddleware
+    from app.tracking.pixel import PixelMiddleware
 
     opentrack = app.extensions["opentrack"]
     honor_gpc = bool(app.config["HONOR_GPC"])
@@ -118,9 +119,15 @@ def mount_fast_paths(app: Flask) -> None:
 
 def register_views_and_commands(app: Flask) -> None:
     """Register the API, the dashboard, the public pages and the CLI commands."""
-    from . import api, api_privacy, cli, cli_privacy, dashboard, errors, privacy_views
-    from .automation import init_app as init_automation
-    from .pixel import GIF, GIF_HEADERS
+    from app import dashboard
+    from app.api import campaigns as api
+    from app.api import errors
+    from app.api import privacy as api_privacy
+    from app.automation import init_app as init_automation
+    from app.cli import commands as cli
+    from app.cli import privacy as cli_privacy
+    from app.tracking import optout as privacy_views
+    from app.tracking.pixel import GIF, GIF_HEADERS
 
     errors.init_app(app)
     dashboard.init_app(app)

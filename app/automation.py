@@ -6,7 +6,9 @@ pixel so that a trusted proxy's client IP reaches both.
 
 from flask import Flask
 
-from . import api_followups, api_webhooks, worker
+from app import worker
+from app.api import followups as api_followups
+from app.api import webhooks as api_webhooks
 
 
 def init_app(app: Flask) -> None:

@@ -22,8 +22,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import clicks, webhooks
-from .times import to_iso
+from app.core import webhooks
+from app.core.times import to_iso
+from app.tracking import clicks
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ def timed(command: list[str], data: bytes, env: dict) -> tuple[float, int]:
 def bench_lookups(ranges: int, rng: random.Random) -> None:
     """Time IP lookups against many ranges, next to parsing the same IPs alone."""
     sys.path.insert(0, str(ROOT))
-    from app.networks import Networks, parse_ip
+    from app.rules.networks import Networks, parse_ip
 
     spans = [
         (f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.0/24", "x", "o")

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 sys.path.insert(0, str(benchlib.ROOT))
-from app import inject  # noqa: E402
-from app.tokens import mint_token, new_secret, pixel_serializer  # noqa: E402
+from app.core import inject  # noqa: E402
+from app.core.tokens import mint_token, new_secret, pixel_serializer  # noqa: E402
 
 BATCH = 1000
 ARTICLE = """

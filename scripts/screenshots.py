@@ -24,7 +24,7 @@ from seed_demo import (  # noqa: E402
     signed_in_client,
 )
 
-from app.store_reports import Reports  # noqa: E402
+from app.store.reports import Reports  # noqa: E402
 
 OUT = ROOT / "scripts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]

@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app  # noqa: E402
-from app.classify import Fetch, classify  # noqa: E402
-from app.store_reports import Reports  # noqa: E402
-from app.times import from_iso, to_iso  # noqa: E402
+from app.core.times import from_iso, to_iso  # noqa: E402
+from app.rules.classify import Fetch, classify  # noqa: E402
+from app.store.reports import Reports  # noqa: E402
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password-1"
@@ -148,8 +148,8 @@ def seed_small_campaigns(app, count: int) -> None:
 
 def signed_in_client(app):
     """Return a test client signed in as the demo user (created when missing)."""
-    from app.store_users import Users
-    from app.users import hash_password
+    from app.core.users import hash_password
+    from app.store.users import Users
 
     users = Users(app.extensions["opentrack"].store)
     if users.user_by_email(DEMO_EMAIL) is None:

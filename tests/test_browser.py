@@ -11,9 +11,9 @@ import requests
 from gunicorn_server import Server
 
 from app import create_app
-from app.store import Store
-from app.store_users import Users
-from app.users import hash_password
+from app.core.users import hash_password
+from app.store.sqlite import Store
+from app.store.users import Users
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app.classify import Fetch, Verdict, classify
-from app.classify_cli import classify_command
-from app.mail_clients import identify
-from app.network_sources import BUILTIN_SCANNER_RANGES, parse_network_lines
-from app.networks import Networks
+from app.cli.classify import classify_command
+from app.rules.classify import Fetch, Verdict, classify
+from app.rules.mail_clients import identify
+from app.rules.network_sources import BUILTIN_SCANNER_RANGES, parse_network_lines
+from app.rules.networks import Networks
 
 DATA = Path(__file__).parent / "data"
 with (DATA / "user_agents.tsv").open(encoding="utf-8", newline="") as table:

@@ -6,10 +6,10 @@ import pytest
 from itsdangerous import URLSafeSerializer
 
 from app import create_app
-from app.click_rules import click_verdict, settle_verdict
-from app.clicks import settle
-from app.opens import reclassify
-from app.tokens import CLICK_SALT, mint_click_token
+from app.core.tokens import CLICK_SALT, mint_click_token
+from app.rules.clicks import click_verdict, settle_verdict
+from app.tracking.clicks import settle
+from app.tracking.opens import reclassify
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
 IPHONE = (

@@ -11,7 +11,7 @@ import requests
 from gunicorn_server import Server, procfile_command
 from webhook_receiver import Receiver
 
-from app.webhooks import verify
+from app.core.webhooks import verify
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "

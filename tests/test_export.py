@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.export import COLUMNS, csv_lines, json_chunks, neutralise
+from app.core.export import COLUMNS, csv_lines, json_chunks, neutralise
 
 
 @pytest.mark.parametrize(

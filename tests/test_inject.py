@@ -1,6 +1,6 @@
 import pytest
 
-from app.inject import add_pixel, pixel_tag
+from app.core.inject import add_pixel, pixel_tag
 
 URL = "https://t.example.com/o/TOKEN.gif"
 TAG = pixel_tag(URL)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.links import find_links, replace_links, trackable_url
+from app.core.links import find_links, replace_links, trackable_url
 
 
 def urls(document, skip_prefix=""):

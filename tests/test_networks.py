@@ -4,8 +4,8 @@ import random
 import pytest
 from flask import Flask
 
-from app.classify_cli import get_networks, networks_group
-from app.network_sources import (
+from app.cli.classify import get_networks, networks_group
+from app.rules.network_sources import (
     SOURCES,
     parse_apple_egress_csv,
     parse_aws_ip_ranges_json,
@@ -13,7 +13,7 @@ from app.network_sources import (
     parse_microsoft_endpoints_json,
     parse_network_lines,
 )
-from app.networks import Match, Networks, fetch_sources, load_dir, lookup_geo, parse_ip
+from app.rules.networks import Match, Networks, fetch_sources, load_dir, lookup_geo, parse_ip
 
 APPLE_CSV = """\
 104.28.148.63/32,LT,LT-VL,Vilnius
@@ -281,7 +281,7 @@ def test_networks_update_downloads_each_list_and_keeps_the_old_one_on_failure(
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    import app.classify_cli as classify_cli
+    import app.cli.classify as classify_cli
 
     sources = {"apple": f"{base}/egress.csv", "microsoft": f"{base}/endpoints.json"}
     monkeypatch.setattr(classify_cli, "fetch_sources", lambda: sources)

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from app.opens import BurstTracker, reclassify
-from app.privacy import truncate_ip
+from app.rules.storage import truncate_ip
+from app.tracking.opens import BurstTracker, reclassify
 
 HTML = "<body>x</body>"
 IPHONE = (
@@ -94,13 +94,13 @@ def test_reclassify_rebuilds_exactly_what_the_pixel_path_counted(
 
 
 def test_reclassify_applies_changed_rules(client, auth, store, opened_campaign, monkeypatch):
-    import app.opens
-    from app.classify import Verdict
+    import app.tracking.opens
+    from app.rules.classify import Verdict
 
     def everything_is_a_bot(fetch, networks=None, window=60):
         return Verdict("unknown", None, "unknown", "unknown", "machine", "bot", "test rule")
 
-    monkeypatch.setattr(app.opens, "classify", everything_is_a_bot)
+    monkeypatch.setattr(app.tracking.opens, "classify", everything_is_a_bot)
     result = reclassify(store, None, 60)
     assert result["changed"] == 11
     numbers = stats(client, auth)
@@ -131,7 +131,7 @@ def test_event_keeps_the_raw_facts(client, auth, store, opened_campaign):
 
 
 def test_a_broken_network_list_does_not_stop_recording(app, client, auth, campaign, store, flush):
-    from app.network_sources import SOURCES
+    from app.rules.network_sources import SOURCES
 
     folder = app.instance_path + "/networks"
     import os

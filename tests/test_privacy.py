@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.privacy import StoragePolicy
+from app.rules.storage import StoragePolicy
 
 HTML = "<html><body>Hi <a href='{{ optout_url }}'>stop tracking</a></body></html>"
 DESKTOP = "Thunderbird/115.0 (X11; Linux x86_64)"

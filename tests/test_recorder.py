@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from app.recorder import Recorder
+from app.tracking.recorder import Recorder
 
 HTML = "<body>x</body>"
 
@@ -154,7 +154,7 @@ def test_counts_are_stored_even_without_a_single_valid_fetch(tmp_path):
 
 
 def test_steady_traffic_does_not_keep_stored_lines_on_disk(tmp_path, monkeypatch):
-    import app.recorder as recorder_module
+    import app.tracking.recorder as recorder_module
 
     monkeypatch.setattr(recorder_module, "ROTATE_SECONDS", 0.2)
     stored = []

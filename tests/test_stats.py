@@ -1,6 +1,6 @@
 import pytest
 
-from app.stats import campaign_numbers, message_state, ratio
+from app.core.stats import campaign_numbers, message_state, ratio
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pytest
 
-from app.store_reports import Reports
-from app.times import from_iso, to_iso
+from app.core.times import from_iso, to_iso
+from app.store.reports import Reports
 
 
 @pytest.fixture

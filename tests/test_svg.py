@@ -3,7 +3,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from app import svg
+from app.dashboard import svg
 
 XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 SVG = "{http://www.w3.org/2000/svg}"

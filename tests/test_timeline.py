@@ -1,4 +1,4 @@
-from app.timeline import FIRST_OPEN_BUCKETS, first_open_histogram, opens_over_time
+from app.core.timeline import FIRST_OPEN_BUCKETS, first_open_histogram, opens_over_time
 
 SENT = "2025-03-01T10:20:00.000Z"
 

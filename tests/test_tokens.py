@@ -1,6 +1,6 @@
 import pytest
 
-from app.tokens import mint_token, new_message_id, pixel_serializer, read_token
+from app.core.tokens import mint_token, new_message_id, pixel_serializer, read_token
 
 KEY = "k1-secret"
 

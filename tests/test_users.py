@@ -1,7 +1,7 @@
 import pytest
 
 from app import dashboard
-from app.users import (
+from app.core.users import (
     FREE_TRIES,
     InvalidUser,
     hash_password,

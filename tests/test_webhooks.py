@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from app import webhooks
-from app.webhooks import backoff_seconds, public_address, retryable, sign, url_problem, verify
+from app.core import webhooks
+from app.core.webhooks import backoff_seconds, public_address, retryable, sign, url_problem, verify
 
 
 def test_signature_verifies_and_tampering_fails():

@@ -6,8 +6,8 @@ import pytest
 from webhook_receiver import Receiver
 
 from app import create_app
-from app.clicks import settle
-from app.webhooks import verify
+from app.core.webhooks import verify
+from app.tracking.clicks import settle
 from app.worker import DeliveryWorker
 
 IPHONE = (

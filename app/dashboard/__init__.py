@@ -10,9 +10,10 @@ from datetime import timedelta
 from flask import Flask, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from ..store_reports import Reports
-from ..store_users import Users
-from . import auth, base, campaigns, filters, keys, messages, users_cli  # noqa: F401
+from app.cli import users as users_cli  # noqa: F401
+from app.dashboard import auth, base, campaigns, filters, keys, messages  # noqa: F401
+from app.store.reports import Reports
+from app.store.users import Users
 
 SESSION_DAYS = 7
 
@@ -51,7 +52,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(csrf_token=base.csrf_token, csp_nonce=base.csp_nonce)
     filters.register(app)
     app.register_blueprint(base.bp)
-    from ..dashboard_automation import bp as automation_bp
+    from app.dashboard.automation import bp as automation_bp
 
     app.register_blueprint(automation_bp)
     app.cli.add_command(users_cli.users)

@@ -6,8 +6,8 @@ import time
 
 from flask import g, redirect, render_template, request, session, url_for
 
-from ..users import password_matches, throttle_keys
-from .base import bp, safe_next, users
+from app.core.users import password_matches, throttle_keys
+from app.dashboard.base import bp, safe_next, users
 
 
 def clock() -> float:

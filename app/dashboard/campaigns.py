@@ -4,13 +4,14 @@ import time
 
 from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
 
-from .. import export, svg, timeline
-from ..api import MAX_NAME, SLUG
-from ..stats import STATES
-from ..store import CampaignExists
-from ..times import to_iso
-from .base import PAGE_SIZE, Pager, base_url, bp, page_arg, reports, store
-from .figures import DIMENSIONS, breakdown_bars, headline
+from app.api.campaigns import MAX_NAME, SLUG
+from app.core import export, timeline
+from app.core.stats import STATES
+from app.core.times import to_iso
+from app.dashboard import svg
+from app.dashboard.base import PAGE_SIZE, Pager, base_url, bp, page_arg, reports, store
+from app.dashboard.figures import DIMENSIONS, breakdown_bars, headline
+from app.store.sqlite import CampaignExists
 
 MAX_SEARCH = 200
 

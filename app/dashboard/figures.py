@@ -1,6 +1,6 @@
 """Turn a campaign's numbers into what its page shows: headline cards, breakdown bars."""
 
-from ..stats import RATE_DEFINITIONS
+from app.core.stats import RATE_DEFINITIONS
 
 STATE_DEFINITIONS = {
     "sent": "Messages registered through the inject API; untracked ones (tracking off or "

@@ -2,9 +2,9 @@
 
 from flask import redirect, render_template, request, url_for
 
-from ..cli import new_api_key
-from ..store import NameTaken
-from .base import bp, store
+from app.cli.commands import new_api_key
+from app.dashboard.base import bp, store
+from app.store.sqlite import NameTaken
 
 MAX_KEY_NAME = 64
 

@@ -4,7 +4,7 @@ import json
 
 from flask import abort, render_template
 
-from .base import bp, store
+from app.dashboard.base import bp, store
 
 
 @bp.get("/messages/<message_id>")

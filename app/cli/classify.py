@@ -1,0 +1,230 @@
+"""Command-line tools: classify user agents, and refresh the network range lists."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import fields
+from functools import lru_cache
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.rules.classify import Fetch, Verdict, classify
+from app.rules.network_sources import BUILTIN_SCANNER_RANGES, SOURCES
+from app.rules.networks import Networks, fetch_sources, load_dir
+
+log = logging.getLogger(__name__)
+
+# Exactly what the pixel path stores of a verdict.
+OUTPUT_FIELDS = tuple(field.name for field in fields(Verdict))
+KIND_TO_SOURCE = {kind: kind for kind in ("apple", "microsoft", "scanners", "aws", "google-cloud")}
+
+
+def networks_dir(instance_path: str) -> Path:
+    """Return the folder that holds the downloaded range lists."""
+    return Path(instance_path) / "networks"
+
+
+def _mmdb_paths(config: dict) -> tuple[str, ...]:
+    value = config.get("GEOIP_MMDB") or ""
+    if isinstance(value, (list, tuple)):
+        return tuple(str(item) for item in value)
+    return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+
+@lru_cache(maxsize=2)
+def _load_networks(folder: str, mmdb_paths: tuple[str, ...], stamp: float = 0.0) -> Networks:
+    try:
+        return load_dir(folder, mmdb_paths)
+    except (OSError, ValueError) as error:
+        # A broken list must not stop the recording of opens: judge without lists until it is
+        # fixed (a fixed file has a new time stamp, and is loaded then).
+        log.error("cannot read the network lists in %s (%s); judging without them", folder, error)
+        return Networks((), mmdb_paths)
+
+
+def _stamp(folder: Path) -> float:
+    """Return the newest modification time in folder, so a refreshed list is noticed."""
+    try:
+        return max((entry.stat().st_mtime for entry in os.scandir(folder)), default=0.0)
+    except FileNotFoundError:
+        return 0.0
+
+
+def networks_for(instance_path: str, config: Mapping) -> Networks:
+    """Return the networks in `<instance>/networks`, reloaded only when a file there changed."""
+    folder = networks_dir(instance_path)
+    return _load_networks(str(folder), _mmdb_paths(config), _stamp(folder))
+
+
+def get_networks() -> Networks:
+    """Return the current app's networks."""
+    return networks_for(current_app.instance_path, current_app.config)
+
+
+def _fetch_from_line(line: str) -> Fetch:
+    """Build a Fetch from a bare user agent or a JSON object; raise ValueError."""
+    if not line.startswith("{"):
+        return Fetch(user_agent=line)
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    headers = data.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise ValueError("headers must be an object")
+    seconds = data.get("seconds_since_send")
+    if seconds is not None and not isinstance(seconds, (int, float)):
+        raise ValueError("seconds_since_send must be a number")
+    return Fetch(
+        user_agent=str(data.get("user_agent") or ""),
+        ip=str(data["ip"]) if data.get("ip") else None,
+        method=str(data.get("method") or "GET"),
+        headers={str(key).lower(): str(value) for key, value in headers.items()},
+        seconds_since_send=seconds,
+        burst=bool(data.get("burst", False)),
+    )
+
+
+@click.command("classify")
+@click.option(
+    "--window",
+    type=float,
+    default=None,
+    help="Scanner window in seconds (default: OPENTRACK_SCANNER_WINDOW_SECONDS or 60).",
+)
+@with_appcontext
+def classify_command(window: float | None) -> None:
+    """Classify user agents or JSON fetches read from stdin, one JSON line out per line."""
+    if window is None:
+        window = float(current_app.config.get("SCANNER_WINDOW_SECONDS", 60))
+    networks = get_networks()
+    errors = 0
+    out = sys.stdout
+    dumps = json.dumps
+    for number, raw in enumerate(sys.stdin, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            fetch = _fetch_from_line(line)
+        except ValueError as error:
+            errors += 1
+            click.echo(f"line {number}: {error}", err=True)
+            continue
+        verdict = classify(fetch, networks, window)
+        out.write(dumps({name: getattr(verdict, name) for name in OUTPUT_FIELDS}) + "\n")
+    if errors:
+        click.echo(f"{errors} line(s) could not be read", err=True)
+        raise click.exceptions.Exit(1)
+
+
+@click.group("networks")
+def networks_group() -> None:
+    """Download and inspect the IP range lists the classifier uses."""
+
+
+@networks_group.command("update")
+@click.option("--timeout", type=float, default=60, help="Seconds to wait for each download.")
+@with_appcontext
+def update_command(timeout: float) -> None:
+    """Download every published range list into the instance folder."""
+    folder = networks_dir(current_app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for name, url in fetch_sources().items():
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+                text = response.read().decode("utf-8", errors="replace")
+            count = _save(name, text, folder)
+        except (OSError, ValueError) as error:
+            failed += 1
+            click.echo(f"{name}: not updated ({error})", err=True)
+            continue
+        click.echo(f"{name}: {count} ranges")
+    scanners = folder / SOURCES["scanners"].filename
+    if not scanners.exists():
+        scanners.write_text(BUILTIN_SCANNER_RANGES, encoding="utf-8")
+    _load_networks.cache_clear()
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _save(name: str, text: str, folder: Path) -> int:
+    """Validate text as source name's format, then replace its file atomically."""
+    source = SOURCES[name]
+    count = len(Networks(source.parse(text)))
+    if count == 0:
+        raise ValueError("no ranges in the file")
+    target = folder / source.filename
+    partial = target.with_suffix(target.suffix + ".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)
+    return count
+
+
+@networks_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(KIND_TO_SOURCE)),
+    default=None,
+    help="Format of FILE; guessed from its name when left out.",
+)
+@with_appcontext
+def load_command(file: Path, kind: str | None) -> None:
+    """Check a downloaded range list and copy it into the instance folder."""
+    if kind is None:
+        kind = _guess_kind(file.name)
+    folder = networks_dir(current_app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = file.read_text(encoding="utf-8", errors="replace")
+    try:
+        count = _save(KIND_TO_SOURCE[kind], text, folder)
+    except (ValueError, KeyError, TypeError) as error:
+        raise click.ClickException(f"{file} is not a valid {kind} list: {error}") from error
+    _load_networks.cache_clear()
+    click.echo(f"{kind}: {count} ranges loaded")
+
+
+def _guess_kind(filename: str) -> str:
+    lowered = filename.lower()
+    for hint, kind in (("egress", "apple"), ("apple", "apple"), ("endpoint", "microsoft")):
+        if hint in lowered:
+            return kind
+    if lowered.startswith("ip-ranges") or "aws" in lowered:
+        return "aws"
+    if "cloud" in lowered:
+        return "google-cloud"
+    if lowered.endswith((".txt", ".ranges")):
+        return "scanners"
+    raise click.UsageError("cannot tell the list's format from its name; pass --kind")
+
+
+@networks_group.command("show")
+@with_appcontext
+def show_command() -> None:
+    """Print how many ranges of each kind are loaded, and from which files."""
+    folder = networks_dir(current_app.instance_path)
+    networks = load_dir(folder)
+    click.echo(f"folder: {folder}")
+    for name, source in SOURCES.items():
+        file = folder / source.filename
+        state = f"{file.stat().st_size} bytes" if file.exists() else "missing"
+        if name == "scanners" and not file.exists():
+            state = "missing (built-in list in use)"
+        click.echo(f"  {source.filename}: {state}")
+    for kind, count in sorted(networks.counts.items()):
+        click.echo(f"{kind}: {count}")
+    if networks.skipped:
+        click.echo(f"skipped (not a valid CIDR): {networks.skipped}")
+    click.echo(f"total: {len(networks)}")
+
+
+__all__ = ["classify_command", "get_networks", "networks_for", "networks_group"]

@@ -1,0 +1,196 @@
+"""Judge one pixel fetch: which client made it, and whether a person or a machine did."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from app.rules.mail_clients import Client, android_app, identify
+from app.rules.networks import Match, Networks, lookup_geo
+
+PROXY_REASONS = {
+    "gmail_proxy": "Gmail's image proxy (GoogleImageProxy) fetches when a person views the "
+    "message; it hides the device",
+    "yahoo_proxy": "Yahoo/AOL Mail's image proxy fetches when a person views the message; "
+    "it hides the device",
+    "fastmail_proxy": "Fastmail's image proxy fetches when a person views the message; "
+    "it hides the device",
+    "hey_proxy": "HEY's image proxy fetches when a person views the message; it hides the device",
+}
+PREFETCH_PURPOSE = re.compile(r"prefetch|prerender", re.IGNORECASE)
+
+# Mail-security vendors: their fetches soon after sending are scans (research §3.2).
+SCANNER_ASNS = re.compile(
+    r"^AS(?:22843|26211|52129|30031|39588|42427|60492|16417)\b|PROOFPOINT|MIMECAST|IRONPORT",
+    re.IGNORECASE,
+)
+# Hosting networks that no mail reader sits behind. Microsoft, Google, Akamai, Cloudflare
+# and Fastly stay off this list: Outlook on the web, Gmail's proxy and Apple's Private
+# Relay fetch for people from there.
+DATACENTER_ASNS = re.compile(
+    r"^AS(?:16509|14618|8987|396982|14061|24940|16276|63949|20473|31898|45102|132203|"
+    r"12876|51167|60781|28753|9009|36352|202425)\b|"
+    r"AMAZON|DIGITALOCEAN|HETZNER|\bOVH|LINODE|CHOOPA|VULTR|ORACLE-BMC|GOOGLE-CLOUD|"
+    r"ALIBABA|TENCENT|CONTABO|LEASEWEB|M247|COLOCROSSING|SCALEWAY",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """The facts of one pixel request that the classifier reads."""
+
+    user_agent: str = ""
+    ip: str | None = None
+    method: str = "GET"
+    # Lower-case keys; the pixel path passes x-requested-with, sec-purpose and purpose.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    seconds_since_send: float | None = None
+    # Set by the caller when one network fetched many messages' pixels within seconds.
+    burst: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Who fetched a pixel, whether a person or a machine did, and why we think so."""
+
+    client: str
+    client_version: str | None
+    os: str
+    device: str
+    verdict: str
+    source: str
+    reason: str
+    country: str | None = None
+    asn: str | None = None
+
+    def as_dict(self) -> dict:
+        """Return the verdict as a plain dict of its fields."""
+        # A shallow copy: every field is a plain value, and asdict's deep copy is slow.
+        return dict(self.__dict__)
+
+
+def _header(fetch: Fetch, name: str) -> str:
+    headers = fetch.headers or {}
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), "")
+    return value if isinstance(value, str) else ""
+
+
+def _describe(match: Match | None) -> str:
+    return f" ({match.owner})" if match else ""
+
+
+def _judge(
+    fetch: Fetch,
+    client: Client,
+    match: Match | None,
+    asn: str | None,
+    window: float,
+) -> tuple[str, str, str]:
+    """Return (verdict, source, reason) by the rules of research/machine_opens.md."""
+    method = (fetch.method or "GET").upper()
+    purpose = _header(fetch, "sec-purpose") or _header(fetch, "purpose")
+    if method == "HEAD":
+        return "machine", "prefetch", "A HEAD request checks the image without showing it"
+    if PREFETCH_PURPOSE.search(purpose):
+        return "machine", "prefetch", f"The request announced itself as a {purpose.strip()}"
+    kind = client.kind
+    if kind == "gmail_prefetch":
+        return (
+            "machine",
+            "gmail_prefetch",
+            "Gmail's prefetcher (fixed user agent ending Edge/12.246) loads images before "
+            "anyone reads the message",
+        )
+    if kind in PROXY_REASONS:
+        return "human", kind, PROXY_REASONS[kind]
+    if kind == "scanner":
+        return "machine", "scanner", f"{client.name} is a mail security scanner's user agent"
+    if match is not None and match.kind == "scanner":
+        return "machine", "scanner", f"The IP belongs to a mail security scanner{_describe(match)}"
+    if kind == "apple_mpp":
+        if match is not None and match.kind == "apple_relay":
+            where = "from Apple's Private Relay egress network"
+        else:
+            where = "(IP not in the loaded Apple Private Relay ranges)"
+        return (
+            "machine",
+            "apple_mpp",
+            f"User agent exactly 'Mozilla/5.0' {where}: Apple Mail Privacy Protection "
+            "loads images whether or not the person opens the message",
+        )
+    if match is not None and match.kind == "outlook_proxy":
+        return (
+            "human",
+            "outlook_proxy",
+            f"Outlook on the web fetches images through Exchange Online{_describe(match)} "
+            "when a person views the message",
+        )
+    if kind == "bot":
+        name = f" ({client.name})" if client.name != "unknown" else ""
+        return "machine", "bot", f"The user agent is a crawler or link-preview bot{name}"
+    if not fetch.user_agent or not fetch.user_agent.strip():
+        return "machine", "bot", "No user agent: mail clients always send one"
+    if fetch.burst:
+        return (
+            "machine",
+            "scanner",
+            "Burst: the same network fetched many different messages' pixels within seconds",
+        )
+    early = fetch.seconds_since_send is not None and fetch.seconds_since_send < window
+    if early:
+        seconds = f"{max(fetch.seconds_since_send, 0):.0f}"
+        if asn and SCANNER_ASNS.search(asn):
+            return (
+                "machine",
+                "scanner",
+                f"Fetched {seconds} s after sending from a mail security vendor's network ({asn})",
+            )
+        datacenter = match.owner if match is not None and match.kind == "datacenter" else None
+        if datacenter is None and asn and DATACENTER_ASNS.search(asn):
+            datacenter = asn
+        if datacenter:
+            return (
+                "machine",
+                "scanner",
+                f"Fetched {seconds} s after sending from a datacenter network ({datacenter}), "
+                "as gateway scanners do",
+            )
+    return "human", "direct", _direct_reason(client)
+
+
+def _direct_reason(client: Client) -> str:
+    if client.kind == "client":
+        return f"{client.name} loaded the image directly"
+    if client.kind == "browser":
+        return f"A web browser ({client.name}) loaded the image directly, e.g. webmail"
+    return "A client we cannot name loaded the image directly"
+
+
+def classify(
+    fetch: Fetch, networks: Networks | None = None, scanner_window_seconds: float = 60
+) -> Verdict:
+    """Return the verdict on one pixel fetch; never raises on odd input."""
+    user_agent = fetch.user_agent if isinstance(fetch.user_agent, str) else ""
+    client = identify(user_agent)
+    app = android_app(_header(fetch, "x-requested-with"))
+    if app is not None and client.kind in ("webview", "unknown", "client", "browser"):
+        version = client.version if app == client.name else None
+        os = "Android" if client.os == "unknown" else client.os
+        client = replace(client, name=app, version=version, os=os, kind="client")
+    match = networks.lookup(fetch.ip) if networks is not None else None
+    if networks is not None:
+        country, asn = networks.geo(fetch.ip)
+    else:
+        country, asn = lookup_geo(fetch.ip)
+    verdict, source, reason = _judge(fetch, client, match, asn, scanner_window_seconds)
+
+    name, version, os, device = client.name, client.version, client.os, client.device
+    if source == "outlook_proxy":
+        name, version, os, device = "Outlook on the web", None, "unknown", "unknown"
+    elif source == "scanner" and match is not None and match.kind == "scanner":
+        name, version, os, device = match.owner, None, "unknown", "unknown"
+    return Verdict(name, version, os, device, verdict, source, reason, country, asn)

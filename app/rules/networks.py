@@ -1,0 +1,236 @@
+"""Hold the IP ranges the operator refreshes and answer who owns an address."""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import socket
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from app.rules.network_sources import BUILTIN_SCANNER_RANGES, SOURCES, Range, parse_network_lines
+
+# When two identical ranges carry different kinds, the more telling kind wins.
+KIND_PRIORITY = {
+    "scanner": 5,
+    "apple_relay": 4,
+    "outlook_proxy": 3,
+    "mail_proxy": 3,
+    "datacenter": 1,
+}
+
+
+@dataclass(frozen=True)
+class Match:
+    """Who owns an address range, and what kind of network it is."""
+
+    kind: str
+    owner: str
+
+
+def parse_ip(ip: str | None) -> tuple[int, int] | None:
+    """Return (4 or 6, address as int) for an IP string, or None if it is not one."""
+    if not ip or not isinstance(ip, str):
+        return None
+    text = ip.strip().strip("[]")
+    if "%" in text:
+        text = text.split("%", 1)[0]
+    # inet_pton is a C call, some twenty times cheaper than ipaddress on the pixel's hot path.
+    try:
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except OSError:
+        pass
+    try:
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except (OSError, ValueError):
+        return None
+    if value >> 32 == 0xFFFF:  # an IPv4-mapped address, ::ffff:a.b.c.d
+        return 4, value & 0xFFFFFFFF
+    return 6, value
+
+
+def parse_cidr(cidr: str) -> tuple[int, int, int]:
+    """Return (version, first, last) for a CIDR or bare address; raise ValueError."""
+    network = ipaddress.ip_network(cidr.strip(), strict=False)
+    first = int(network.network_address)
+    return network.version, first, first + network.num_addresses - 1
+
+
+class _Table:
+    """Disjoint, sorted segments of one address family, searched with bisect."""
+
+    def __init__(self, spans: list[tuple[int, int, int, Match]]) -> None:
+        # CIDR blocks are nested or disjoint, so a stack sweep flattens them into
+        # disjoint segments where the innermost (most specific) block wins; of identical
+        # blocks the one with the highest priority is pushed last and wins.
+        spans.sort(key=lambda s: (s[0], -s[1], s[2]))
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.matches: list[Match] = []
+        stack: list[tuple[int, Match]] = []
+        position = 0
+        for start, end, _, match in spans:
+            while stack and stack[-1][0] < start:
+                top_end, top_match = stack.pop()
+                self._emit(position, top_end, top_match)
+                position = top_end + 1
+            if stack:
+                self._emit(position, start - 1, stack[-1][1])
+            stack.append((end, match))
+            position = start
+        while stack:
+            top_end, top_match = stack.pop()
+            self._emit(position, top_end, top_match)
+            position = top_end + 1
+
+    def _emit(self, first: int, last: int, match: Match) -> None:
+        if first > last:
+            return
+        if self.ends and self.ends[-1] + 1 == first and self.matches[-1] is match:
+            self.ends[-1] = last
+            return
+        self.starts.append(first)
+        self.ends.append(last)
+        self.matches.append(match)
+
+    def find(self, value: int) -> Match | None:
+        index = bisect.bisect_right(self.starts, value) - 1
+        if index >= 0 and value <= self.ends[index]:
+            return self.matches[index]
+        return None
+
+
+@dataclass
+class Networks:
+    """Labelled IP ranges (IPv4 and IPv6) with a fast most-specific lookup."""
+
+    ranges: Iterable[Range] = ()
+    mmdb_paths: tuple[str, ...] = ()
+    counts: Counter[str] = field(default_factory=Counter, init=False)
+    skipped: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        interned: dict[tuple[str, str], Match] = {}
+        spans: dict[int, list[tuple[int, int, int, Match]]] = {4: [], 6: []}
+        for cidr, kind, owner in self.ranges:
+            try:
+                version, first, last = parse_cidr(cidr)
+            except ValueError:
+                self.skipped += 1
+                continue
+            match = interned.setdefault((kind, owner), Match(kind, owner))
+            priority = KIND_PRIORITY.get(kind, 2)
+            spans[version].append((first, last, priority, match))
+            self.counts[kind] += 1
+        self.ranges = ()
+        self._tables = {version: _Table(items) for version, items in spans.items()}
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def lookup(self, ip: str | None) -> Match | None:
+        """Return the most specific labelled range holding ip, or None."""
+        parsed = parse_ip(ip)
+        if parsed is None:
+            return None
+        return self._tables[parsed[0]].find(parsed[1])
+
+    def geo(self, ip: str | None) -> tuple[str | None, str | None]:
+        """Return (country, asn) for ip, preferring the configured .mmdb files."""
+        return lookup_geo(ip, self.mmdb_paths)
+
+
+def load_dir(path: str | Path, mmdb_paths: Iterable[str] = ()) -> Networks:
+    """Read the range files an update wrote into path; missing files are skipped."""
+    folder = Path(path)
+    ranges: list[Range] = []
+    has_scanners = False
+    for name, source in SOURCES.items():
+        file = folder / source.filename
+        if not file.is_file():
+            continue
+        has_scanners = has_scanners or name == "scanners"
+        ranges.extend(source.parse(file.read_text(encoding="utf-8", errors="replace")))
+    for extra in sorted(folder.glob("*.ranges")) if folder.is_dir() else ():
+        ranges.extend(parse_network_lines(extra.read_text(encoding="utf-8")))
+    if not has_scanners:
+        ranges.extend(parse_network_lines(BUILTIN_SCANNER_RANGES))
+    return Networks(ranges, tuple(mmdb_paths))
+
+
+def fetch_sources() -> dict[str, str]:
+    """Return the download URL of each published range list, by source name."""
+    return {name: source.url for name, source in SOURCES.items() if source.url}
+
+
+# Geo lookup: a MaxMind-format .mmdb when configured, else geoip2fast's shipped data.
+
+
+@lru_cache(maxsize=8)
+def _mmdb_reader(path: str):  # noqa: ANN202 - maxminddb is optional
+    import maxminddb
+
+    return maxminddb.open_database(path)
+
+
+@lru_cache(maxsize=1)
+def _geoip2fast():  # noqa: ANN202 - geoip2fast is optional
+    try:
+        from geoip2fast import GeoIP2Fast
+    except ImportError:
+        return None
+    # The ASN + IPv6 data file ships inside the wheel; no download happens.
+    return GeoIP2Fast(geoip2fast_data_file="geoip2fast-asn-ipv6.dat.gz", verbose=False)
+
+
+def _from_mmdb(record: dict) -> tuple[str | None, str | None]:
+    country = None
+    if isinstance(record.get("country"), dict):
+        country = record["country"].get("iso_code")
+    country = country or record.get("country_code")
+    number = record.get("autonomous_system_number") or record.get("asn")
+    name = record.get("autonomous_system_organization") or record.get("as_name")
+    asn = None
+    if number or name:
+        number = str(number or "").upper()
+        if number and not number.startswith("AS"):
+            number = f"AS{number}"
+        asn = " ".join(part for part in (number, name) if part)
+    return country, asn
+
+
+@lru_cache(maxsize=8192)
+def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | None, str | None]:
+    """Return (ISO country code, network owner) for ip; (None, None) when unknown."""
+    parsed = parse_ip(ip)
+    if parsed is None:
+        return None, None
+    if parsed[0] == 4:
+        # An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is looked up as the IPv4 one it is.
+        ip = socket.inet_ntop(socket.AF_INET, parsed[1].to_bytes(4, "big"))
+    country: str | None = None
+    asn: str | None = None
+    for path in mmdb_paths:
+        try:
+            record = _mmdb_reader(path).get(ip.strip().strip("[]"))
+        except (OSError, ValueError, RuntimeError, ImportError):
+            continue
+        if isinstance(record, dict):
+            found_country, found_asn = _from_mmdb(record)
+            country = country or found_country
+            asn = asn or found_asn
+    if country and asn:
+        return country, asn
+    reader = _geoip2fast()
+    if reader is None:
+        return country, asn
+    result = reader.lookup(ip.strip().strip("[]"))
+    if result.is_private:
+        return country, asn
+    code = result.country_code
+    if not country and code and len(code) == 2 and code.isalpha():
+        country = code
+    return country, asn or (result.asn_name or None)

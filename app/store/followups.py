@@ -1,0 +1,92 @@
+"""Follow-up campaigns in the embedded store: linked to a parent, sent to its non-openers.
+
+Part of the store (the only code that speaks SQL); mixed into ``store.Store``, whose ``db``,
+``_write``, ``iter_non_openers`` and ``suppressed`` it uses.
+"""
+
+from collections.abc import Iterator
+
+from app.core.times import now_iso
+
+
+class FollowUps:
+    """Create follow-ups, list who they go to, and count the reach of parent and follow-up."""
+
+    def create_follow_up(
+        self,
+        campaign_id: str,
+        name: str,
+        parent: dict,
+        include_unknown: bool,
+        min_age_hours: float,
+        injected_before: str,
+    ) -> None:
+        """Store a campaign linked to its parent, with the parent's tracking switches.
+
+        Raises sqlite3.IntegrityError when the id is taken.
+        """
+        now = now_iso()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO campaigns (id, name, created_at, track, track_clicks) "
+                "SELECT ?, ?, ?, track, track_clicks FROM campaigns WHERE id = ?",
+                [campaign_id, name, now, parent["id"]],
+            )
+            conn.execute(
+                "INSERT INTO follow_ups (campaign_id, parent_id, include_unknown, min_age_hours, "
+                "injected_before, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    campaign_id,
+                    parent["id"],
+                    int(include_unknown),
+                    min_age_hours,
+                    injected_before,
+                    now,
+                ],
+            )
+
+    def get_follow_up(self, campaign_id: str) -> dict | None:
+        """Return how a follow-up campaign picks its recipients, or None for other campaigns."""
+        row = self.db.execute(
+            "SELECT * FROM follow_ups WHERE campaign_id = ?", [campaign_id]
+        ).fetchone()
+        if row is None:
+            return None
+        follow_up = dict(row)
+        follow_up["include_unknown"] = bool(follow_up["include_unknown"])
+        return follow_up
+
+    def follow_up_ids(self, parent_id: str) -> list[str]:
+        """Return the ids of a campaign's follow-ups, oldest first."""
+        rows = self.db.execute(
+            "SELECT campaign_id FROM follow_ups WHERE parent_id = ? ORDER BY created_at",
+            [parent_id],
+        )
+        return [row[0] for row in rows]
+
+    def iter_follow_up_recipients(self, follow_up: dict) -> Iterator[dict]:
+        """Yield the parent's recipients a follow-up goes to, as they stand now.
+
+        Those who opened the parent since, and those who opted out, are left out.
+        """
+        states = ("not_opened", "unknown") if follow_up["include_unknown"] else ("not_opened",)
+        rows = self.iter_non_openers(follow_up["parent_id"], states, follow_up["injected_before"])
+        batch = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 1000:
+                yield from self._not_suppressed(batch)
+                batch = []
+        yield from self._not_suppressed(batch)
+
+    def _not_suppressed(self, rows: list[dict]) -> list[dict]:
+        opted_out = self.suppressed([row["recipient"] for row in rows]) if rows else set()
+        return [row for row in rows if row["recipient"] not in opted_out]
+
+    def combined_opened(self, parent_id: str, follow_up_id: str) -> int:
+        """Return how many recipients a person opened the parent or the follow-up for."""
+        return self.db.execute(
+            "SELECT count(DISTINCT recipient) FROM messages "
+            "WHERE campaign_id IN (?, ?) AND state = 'opened'",
+            [parent_id, follow_up_id],
+        ).fetchone()[0]

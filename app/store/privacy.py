@@ -1,0 +1,199 @@
+"""Privacy in the embedded store: the opt-out list, retention, erasure and access requests.
+
+Part of the store (the only code that speaks SQL); mixed into ``store.Store``.
+"""
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from app.core.times import now_iso
+
+RAW_DETAILS = "ip = NULL, user_agent = NULL, x_requested_with = NULL, sec_purpose = NULL"
+CLICK_RAW_DETAILS = "ip = NULL, user_agent = NULL"
+
+
+def recipient_hash(recipient: str) -> str:
+    """Return the hash an opt-out is kept under, which outlives the erased address."""
+    return hashlib.sha256(recipient.encode()).hexdigest()
+
+
+class Privacy:
+    """Opt-outs, purging raw details, erasure and the export of what we hold on someone."""
+
+    def suppressed(self, recipients: Iterable[str]) -> set[str]:
+        """Return those of the recipients who opted out of tracking."""
+        by_hash = {recipient_hash(r): r for r in recipients}
+        found = set()
+        keys = list(by_hash)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT recipient_hash FROM suppressions WHERE recipient_hash IN ({marks})",
+                chunk,
+            ):
+                found.add(by_hash[row[0]])
+        return found
+
+    def suppress(self, recipients: list[str], source: str) -> int:
+        """Add recipients to the opt-out list; return how many were new."""
+        now = now_iso()
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO suppressions (recipient_hash, recipient, source, "
+                "created_at) VALUES (?, ?, ?, ?)",
+                [(recipient_hash(r), r, source, now) for r in recipients],
+            )
+            return conn.total_changes - before
+
+    def unsuppress(self, recipient: str) -> bool:
+        """Remove a recipient from the opt-out list; return False when it was not on it."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM suppressions WHERE recipient_hash = ?", [recipient_hash(recipient)]
+            )
+        return cursor.rowcount == 1
+
+    def list_suppressions(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Return opt-outs, newest first; an erased address shows as null."""
+        rows = self.db.execute(
+            "SELECT recipient, source, created_at FROM suppressions "
+            "ORDER BY created_at DESC, recipient_hash LIMIT ? OFFSET ?",
+            [limit, offset],
+        )
+        return [dict(row) for row in rows]
+
+    def purge_raw_details(self, before: str) -> int:
+        """Strip IP, user agent and headers from opens and clicks older than a time.
+
+        Returns how many opens and clicks were stripped.
+
+        Verdicts, clients, states and counters stay, so reports stay right.
+        """
+        with self._write() as conn:
+            events = conn.execute(
+                f"UPDATE events SET {RAW_DETAILS} WHERE at < ? "
+                "AND (ip IS NOT NULL OR user_agent IS NOT NULL OR x_requested_with IS NOT NULL "
+                "OR sec_purpose IS NOT NULL)",
+                [before],
+            ).rowcount
+            clicks = conn.execute(
+                f"UPDATE clicks SET {CLICK_RAW_DETAILS} WHERE at < ? "
+                "AND (ip IS NOT NULL OR user_agent IS NOT NULL)",
+                [before],
+            ).rowcount
+        return events + clicks
+
+    def recipient_data(self, recipient: str) -> dict:
+        """Return everything stored about a recipient, for an access request."""
+        messages = []
+        for row in self.db.execute(
+            "SELECT id, campaign_id, metadata, injected_at, state, tracked, first_open_at "
+            "FROM messages WHERE recipient = ? ORDER BY injected_at",
+            [recipient],
+        ):
+            message = dict(row)
+            message["metadata"] = json.loads(message["metadata"]) if message["metadata"] else None
+            message["events"] = [
+                dict(event)
+                for event in self.db.execute(
+                    "SELECT at, ip, user_agent, method, verdict, source, reason, client, os, "
+                    "device, country, asn FROM events WHERE message_id = ? ORDER BY at, id",
+                    [message["id"]],
+                )
+            ]
+            message["clicks"] = [
+                dict(click)
+                for click in self.db.execute(
+                    "SELECT c.at, l.url, c.ip, c.user_agent, c.method, c.verdict, c.source, "
+                    "c.reason, c.client, c.os, c.device, c.country, c.asn FROM clicks c "
+                    "JOIN links l ON l.id = c.link_id WHERE c.message_id = ? ORDER BY c.at, c.id",
+                    [message["id"]],
+                )
+            ]
+            messages.append(message)
+        opted_out = self.db.execute(
+            "SELECT source, created_at FROM suppressions WHERE recipient_hash = ?",
+            [recipient_hash(recipient)],
+        ).fetchone()
+        return {
+            "recipient": recipient,
+            "messages": messages,
+            "opted_out": dict(opted_out) if opted_out else None,
+        }
+
+    def erase_recipient(self, recipient: str, actor: str) -> dict:
+        """Remove an address and every personal detail tied to it, keeping anonymous counts.
+
+        Messages stay (so campaign numbers stay right) under a random placeholder and are no
+        longer tracked or exported; their opens and clicks lose IP, user agent and headers;
+        webhook deliveries lose the address, metadata and link; links whose URL holds the
+        address stop redirecting; an opt-out keeps only its hash. An audit row records who
+        erased how many rows, without the address.
+        """
+        with self._write() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute("SELECT id FROM messages WHERE recipient = ?", [recipient])
+            ]
+            events = 0
+            for message_id in ids:
+                # No longer tracked: a later fetch of its pixel must not store an IP again, and
+                # the placeholder must never be exported as someone to mail.
+                conn.execute(
+                    "UPDATE messages SET recipient = ?, metadata = NULL, tracked = 0 WHERE id = ?",
+                    [f"erased-{secrets.token_hex(8)}", message_id],
+                )
+                events += conn.execute(
+                    f"UPDATE events SET {RAW_DETAILS} WHERE message_id = ?", [message_id]
+                ).rowcount
+                events += conn.execute(
+                    f"UPDATE clicks SET {CLICK_RAW_DETAILS} WHERE message_id = ?", [message_id]
+                ).rowcount
+            # Webhook deliveries, sent or waiting, carry the address and metadata in their body.
+            deliveries = 0
+            for chunk in [ids[start : start + 500] for start in range(0, len(ids), 500)]:
+                marks = ",".join("?" * len(chunk))
+                deliveries += conn.execute(
+                    "UPDATE webhook_deliveries SET payload = json_set(payload, "
+                    "'$.recipient', NULL, '$.metadata', NULL, '$.url', NULL) "
+                    f"WHERE json_extract(payload, '$.message_id') IN ({marks})",
+                    chunk,
+                ).rowcount
+            # A personalised link (".../unsubscribe?email=ann@...") is the address too: its
+            # click URL stops redirecting (a plain 404) rather than keep the address.
+            # Only for an address: a short subscriber id would match unrelated URLs.
+            links = 0
+            if "@" in recipient:
+                links = conn.execute(
+                    "UPDATE links SET url = 'erased:' || id "
+                    "WHERE instr(lower(url), ?) OR instr(lower(url), ?)",
+                    [recipient.lower(), quote(recipient.lower(), safe="")],
+                ).rowcount
+            suppressions = conn.execute(
+                "UPDATE suppressions SET recipient = NULL WHERE recipient_hash = ?",
+                [recipient_hash(recipient)],
+            ).rowcount
+            counts = {
+                "messages": len(ids),
+                "events": events,
+                "webhook_deliveries": deliveries,
+                "links": links,
+                "suppressions": suppressions,
+            }
+            conn.execute(
+                "INSERT INTO erasures (at, actor, messages, events, suppressions) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [now_iso(), actor, counts["messages"], counts["events"], suppressions],
+            )
+        # Old versions of the erased pages may still sit in the write-ahead log.
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return counts
+
+    def erasures(self) -> list[dict]:
+        """Return the erasure audit log, newest first."""
+        return [dict(row) for row in self.db.execute("SELECT * FROM erasures ORDER BY id DESC")]

@@ -1,0 +1,108 @@
+"""The dashboard's read queries over the embedded store (SQL lives here, beside store.py)."""
+
+import json
+
+from app.core.stats import STATES
+from app.store.sqlite import MESSAGE_COLUMNS, Store
+
+# Elapsed seconds between two stored times; julianday() reads our ISO text with its trailing Z.
+ELAPSED = "(julianday(first_open_at) - julianday(injected_at)) * 86400.0"
+
+
+class Reports:
+    """Pages of recipients and distributions that the dashboard shows."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def recipients(
+        self, campaign_id: str, state: str = "", search: str = "", limit: int = 50, offset: int = 0
+    ) -> list[dict]:
+        """Return a page of a campaign's messages, newest first, filtered by state and search.
+
+        The page's rowids come from the (campaign_id, state, injected_at) index alone, one
+        ordered walk per state merged by SQLite, so a deep page costs no sort and no reads of
+        skipped rows; then only the page's rows are read.
+        """
+        search_sql, search_params = _search(search)
+        arms, params = [], []
+        for one_state in [state] if state in STATES else STATES:
+            arms.append(
+                "SELECT rowid AS row_id, injected_at FROM messages "
+                f"WHERE campaign_id = ? AND state = ?{search_sql}"
+            )
+            params += [campaign_id, one_state, *search_params]
+        row_ids = [
+            row[0]
+            for row in self.store.db.execute(
+                " UNION ALL ".join(arms)
+                + " ORDER BY injected_at DESC, row_id DESC LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+        ]
+        if not row_ids:
+            return []
+        marks = ",".join("?" * len(row_ids))
+        rows = self.store.db.execute(
+            f"SELECT rowid AS row_id, {MESSAGE_COLUMNS} FROM messages WHERE rowid IN ({marks})",
+            row_ids,
+        )
+        found = {}
+        for row in rows:
+            message = dict(row)
+            message["metadata"] = json.loads(message["metadata"]) if message["metadata"] else None
+            found[message.pop("row_id")] = message
+        return [found[row_id] for row_id in row_ids]
+
+    def count_recipients(self, campaign_id: str, state: str = "", search: str = "") -> int:
+        """Return how many of a campaign's messages match a state and a search."""
+        search_sql, search_params = _search(search)
+        state_sql = " AND state = ?" if state in STATES else ""
+        params = [campaign_id, *([state] if state_sql else []), *search_params]
+        return self.store.db.execute(
+            f"SELECT count(*) FROM messages WHERE campaign_id = ?{state_sql}{search_sql}", params
+        ).fetchone()[0]
+
+    def first_open_counts(self, campaign_id: str, bounds: list[int | None]) -> dict[int, int]:
+        """Return how many opened messages had their first human open in each time bucket.
+
+        ``bounds`` are the buckets' upper limits in seconds after injection, ascending; None
+        is unbounded. Returns {bucket index: count} for non-empty buckets.
+        """
+        cases = " ".join(
+            f"WHEN elapsed < {float(bound)} THEN {index}"
+            for index, bound in enumerate(bounds)
+            if bound is not None
+        )
+        # MATERIALIZED: julianday() runs once per message, not once per CASE branch.
+        rows = self.store.db.execute(
+            f"WITH opened AS MATERIALIZED (SELECT {ELAPSED} AS elapsed FROM messages "
+            "WHERE campaign_id = ? AND state = 'opened') "
+            f"SELECT CASE {cases} ELSE {len(bounds) - 1} END AS bucket, count(*) AS n "
+            "FROM opened GROUP BY bucket",
+            [campaign_id],
+        )
+        return {row["bucket"]: row["n"] for row in rows}
+
+    def backdate_campaign(self, campaign_id: str, seconds: float) -> None:
+        """Move a campaign's creation and its messages' injection back in time (demo data)."""
+        shift = f"-{float(seconds)} seconds"
+        with self.store._write() as conn:
+            for table, column, key in (
+                ("campaigns", "created_at", "id"),
+                ("campaigns", "first_injected_at", "id"),
+                ("messages", "injected_at", "campaign_id"),
+            ):
+                conn.execute(
+                    f"UPDATE {table} SET {column} = strftime('%Y-%m-%dT%H:%M:%fZ', {column}, ?) "
+                    f"WHERE {key} = ?",
+                    [shift, campaign_id],
+                )
+
+
+def _search(search: str) -> tuple[str, list]:
+    """Return the SQL condition and parameters for a recipient search ("" when none)."""
+    if not search.strip():
+        return "", []
+    # instr() is a plain substring test: no LIKE wildcards to escape in what users type.
+    return " AND instr(lower(recipient), ?) > 0", [search.strip().lower()]

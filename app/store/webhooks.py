@@ -1,0 +1,239 @@
+"""Webhook endpoints and their delivery outbox in the embedded store.
+
+Part of the store (the only code that speaks SQL); mixed into ``store.Store``. Outbox rows are
+written by the hooks ``opens_stored`` and ``clicks_settled``, inside the same transaction as
+the events they announce, so an event is stored with its deliveries or not at all.
+"""
+
+import json
+import time
+
+from app.core import webhooks
+from app.core.times import now_iso
+
+DELIVERY_COLUMNS = (
+    "id, webhook_id, event_id, event_type, created_at, status, attempts, next_attempt_at, "
+    "last_attempt_at, last_status, last_error, delivered_at"
+)
+
+
+class Webhooks:
+    """Register endpoints, queue deliveries with events, and let workers claim and finish them."""
+
+    def create_webhook(
+        self, url: str, events: list[str], include_machine: bool, description: str | None
+    ) -> dict:
+        """Store a new endpoint with a fresh secret and return it, secret included."""
+        webhook_id = webhooks.new_webhook_id()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO webhooks (id, url, events, include_machine, description, secret, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    webhook_id,
+                    url,
+                    json.dumps(events),
+                    int(include_machine),
+                    description,
+                    webhooks.new_webhook_secret(),
+                    now_iso(),
+                ],
+            )
+        return self.get_webhook(webhook_id, with_secret=True)
+
+    def list_webhooks(self) -> list[dict]:
+        """Return the endpoints not deleted, oldest first, with their delivery counts."""
+        rows = self.db.execute(
+            "SELECT * FROM webhooks WHERE deleted_at IS NULL ORDER BY created_at, id"
+        ).fetchall()
+        return [self._webhook(row) for row in rows]
+
+    def get_webhook(self, webhook_id: str, with_secret: bool = False) -> dict | None:
+        """Return one endpoint not deleted, or None."""
+        row = self.db.execute(
+            "SELECT * FROM webhooks WHERE id = ? AND deleted_at IS NULL", [webhook_id]
+        ).fetchone()
+        return self._webhook(row, with_secret) if row else None
+
+    def _webhook(self, row, with_secret: bool = False) -> dict:
+        counts = {"pending": 0, "delivered": 0, "failed": 0}
+        for status, count in self.db.execute(
+            "SELECT status, count(*) FROM webhook_deliveries WHERE webhook_id = ? GROUP BY status",
+            [row["id"]],
+        ):
+            counts[status] = count
+        webhook = {
+            "id": row["id"],
+            "url": row["url"],
+            "events": json.loads(row["events"]),
+            "include_machine": bool(row["include_machine"]),
+            "description": row["description"],
+            "created_at": row["created_at"],
+            "deliveries": counts,
+        }
+        if with_secret:
+            webhook["secret"] = row["secret"]
+        return webhook
+
+    def delete_webhook(self, webhook_id: str) -> bool:
+        """Stop an endpoint and cancel its pending deliveries; return False when unknown."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE webhooks SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+                [now_iso(), webhook_id],
+            )
+            conn.execute(
+                "UPDATE webhook_deliveries SET status = 'cancelled' "
+                "WHERE webhook_id = ? AND status = 'pending'",
+                [webhook_id],
+            )
+        return cursor.rowcount == 1
+
+    # The outbox, filled inside the events' own transactions
+
+    def opens_stored(self, conn, stored: list[tuple[dict, dict, int]]) -> None:
+        """Queue deliveries for newly stored open events (event, message, first human open)."""
+        items = [
+            (kind, event, message)
+            for event, message, first_human in stored
+            for kind in webhooks.open_types(event["verdict"], bool(first_human))
+        ]
+        self._enqueue(conn, items)
+
+    def clicks_settled(self, conn, clicks: list[dict]) -> None:
+        """Queue deliveries for clicks given their final verdict."""
+        self._enqueue(conn, [("click", click, click) for click in clicks])
+
+    def _enqueue(self, conn, items: list[tuple[str, dict, dict]]) -> None:
+        if not items:
+            return
+        endpoints = conn.execute(
+            "SELECT id, events, include_machine FROM webhooks WHERE deleted_at IS NULL"
+        ).fetchall()
+        if not endpoints:
+            return
+        now, created = time.time(), now_iso()
+        rows = []
+        for kind, event, message in items:
+            body = None
+            for endpoint in endpoints:
+                if kind not in json.loads(endpoint["events"]):
+                    continue
+                if event["verdict"] != "human" and not endpoint["include_machine"]:
+                    continue
+                body = body or webhooks.payload(kind, event, message, created)
+                rows.append((endpoint["id"], body["id"], kind, _text(body), created, now))
+        conn.executemany(
+            "INSERT OR IGNORE INTO webhook_deliveries (webhook_id, event_id, event_type, payload, "
+            "created_at, next_attempt_at, retry_from) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(*row, row[-1]) for row in rows],
+        )
+
+    # Workers
+
+    def claim_deliveries(self, owner: str, lease_seconds: float, limit: int = 32) -> list[dict]:
+        """Lease the oldest pending delivery of each endpoint, when it is due, to one worker.
+
+        An endpoint gets its events in order: a later delivery waits while an earlier one is
+        pending. A lease that runs out (a worker killed mid-delivery) frees the row again.
+        """
+        now = time.time()
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.payload, d.attempts, "
+                "d.retry_from, w.url, w.secret FROM webhook_deliveries d "
+                "JOIN webhooks w ON w.id = d.webhook_id AND w.deleted_at IS NULL "
+                "WHERE d.id IN (SELECT min(id) FROM webhook_deliveries WHERE status = 'pending' "
+                "GROUP BY webhook_id) AND d.next_attempt_at <= ? "
+                "AND (d.claimed_until IS NULL OR d.claimed_until <= ?) ORDER BY d.id LIMIT ?",
+                [now, now, limit],
+            ).fetchall()
+            conn.executemany(
+                "UPDATE webhook_deliveries SET claimed_until = ?, claimed_by = ? WHERE id = ?",
+                [(now + lease_seconds, owner, row["id"]) for row in rows],
+            )
+        return [dict(row) for row in rows]
+
+    def finish_delivery(
+        self,
+        delivery_id: int,
+        owner: str,
+        status: str,
+        http_status: int | None,
+        error: str | None,
+        retry_at: float | None = None,
+    ) -> bool:
+        """Record one attempt: ``delivered``, ``failed`` (given up) or ``pending`` until
+        retry_at. Returns False when another worker holds the delivery now."""
+        now = now_iso()
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, "
+                "last_attempt_at = ?, last_status = ?, last_error = ?, "
+                "next_attempt_at = coalesce(?, next_attempt_at), claimed_until = NULL, "
+                "claimed_by = NULL, delivered_at = CASE WHEN ? = 'delivered' THEN ? END "
+                "WHERE id = ? AND claimed_by = ?",
+                [status, now, http_status, error, retry_at, status, now, delivery_id, owner],
+            )
+        return cursor.rowcount == 1
+
+    def claim_owners(self, prefix: str) -> list[str]:
+        """Return the workers (``host:pid``) starting with prefix that hold leases now."""
+        rows = self.db.execute(
+            "SELECT DISTINCT claimed_by FROM webhook_deliveries "
+            "WHERE status = 'pending' AND claimed_by LIKE ? || '%'",
+            [prefix],
+        )
+        return [row[0] for row in rows]
+
+    def release_claims(self, owner: str) -> int:
+        """Free the leases of a worker known to be dead; return how many."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE webhook_deliveries SET claimed_until = NULL, claimed_by = NULL "
+                "WHERE claimed_by = ? AND status = 'pending'",
+                [owner],
+            )
+        return cursor.rowcount
+
+    # Reading and redelivering
+
+    def list_deliveries(
+        self, webhook_id: str, status: str | None = None, limit: int = 50
+    ) -> list[dict]:
+        """Return an endpoint's deliveries, newest first, optionally of one status."""
+        rows = self.db.execute(
+            f"SELECT {DELIVERY_COLUMNS}, payload FROM webhook_deliveries WHERE webhook_id = ? "
+            "AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ?",
+            [webhook_id, status, status, limit],
+        )
+        return [_delivery(row) for row in rows]
+
+    def redeliver(self, webhook_id: str, delivery_id: int) -> dict | None:
+        """Queue a delivery again at once, its retry clock restarted; None when unknown."""
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, "
+                "retry_from = ?, claimed_until = NULL, claimed_by = NULL "
+                "WHERE id = ? AND webhook_id = ? "
+                "AND EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND deleted_at IS NULL)",
+                [now, now, delivery_id, webhook_id, webhook_id],
+            )
+            row = conn.execute(
+                f"SELECT {DELIVERY_COLUMNS}, payload FROM webhook_deliveries "
+                "WHERE id = ? AND webhook_id = ?",
+                [delivery_id, webhook_id],
+            ).fetchone()
+        return _delivery(row) if row else None
+
+
+def _delivery(row) -> dict:
+    delivery = dict(row)
+    delivery["payload"] = json.loads(delivery["payload"])
+    return delivery
+
+
+def _text(body: dict) -> str:
+    # Stored exactly as it will be sent and signed.
+    return webhooks.encode(body).decode()
