@@ -10,6 +10,8 @@ from app.core.webhooks import verify
 from app.tracking.clicks import settle
 from app.worker import DeliveryWorker
 
+pytestmark = pytest.mark.slow
+
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Mobile/15E148"

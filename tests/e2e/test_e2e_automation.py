@@ -13,6 +13,8 @@ from webhook_receiver import Receiver
 
 from app.core.webhooks import verify
 
+pytestmark = pytest.mark.slow
+
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Mobile/15E148"

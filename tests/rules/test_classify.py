@@ -12,7 +12,7 @@ from app.rules.mail_clients import identify
 from app.rules.network_sources import BUILTIN_SCANNER_RANGES, parse_network_lines
 from app.rules.networks import Networks
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 with (DATA / "user_agents.tsv").open(encoding="utf-8", newline="") as table:
     USER_AGENT_ROWS = list(csv.DictReader(table, delimiter="\t", quoting=csv.QUOTE_NONE))
 SCENARIOS = json.loads((DATA / "scenarios.json").read_text(encoding="utf-8"))

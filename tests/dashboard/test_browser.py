@@ -45,6 +45,8 @@ if MISSING:
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 
 def dashboard_in_procfile_app(instance: Path) -> bool:
     """Return whether the app the Procfile serves already registers the dashboard."""

@@ -437,6 +437,7 @@ def test_campaign_list_bad_arguments(client, auth, query, field):
     assert f"'{field}'" in error_of(response)["message"]
 
 
+@pytest.mark.slow
 def test_non_openers_export_of_100000_rows_is_streamed(client, auth, campaign, store):
     import tracemalloc
 

@@ -153,6 +153,7 @@ def test_counts_are_stored_even_without_a_single_valid_fetch(tmp_path):
     assert sum(c["pixel_bad_token"] for c in counted) == 2
 
 
+@pytest.mark.slow
 def test_steady_traffic_does_not_keep_stored_lines_on_disk(tmp_path, monkeypatch):
     import app.tracking.recorder as recorder_module
 

@@ -109,6 +109,7 @@ def test_bad_cidrs_are_skipped_and_counted():
     assert Networks().lookup("1.2.3.4") is None
 
 
+@pytest.mark.slow
 def test_lookup_is_right_with_many_ranges():
     """Bisect over 200,000 flattened ranges agrees with a brute-force scan."""
     import ipaddress
@@ -265,6 +266,7 @@ def test_get_networks_without_files_is_builtin_only(app):
     assert networks.lookup("40.92.0.1").kind == "scanner"
 
 
+@pytest.mark.slow
 def test_networks_update_downloads_each_list_and_keeps_the_old_one_on_failure(
     app, tmp_path, monkeypatch
 ):
