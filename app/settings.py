@@ -1,7 +1,7 @@
 """Every setting Opentrack reads, with its default and what it is for.
 
 Each name below is read from the environment as ``OPENTRACK_<NAME>`` (Flask's
-``from_prefixed_env``); ``tests/test_docs.py`` fails when one is missing from the README.
+``from_prefixed_env``); ``tests/test_docs.py`` fails when one is missing from docs/settings.md.
 """
 
 SETTINGS: dict[str, tuple[object, str]] = {

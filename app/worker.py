@@ -11,20 +11,15 @@ recording; the receiver sees the same event id both times.
 import http.client
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-import click
-from flask import current_app
-from flask.cli import with_appcontext
-
 from app.core import webhooks
 from app.core.times import to_iso
-from app.tracking import clicks
+from app.tracking.writer import settle
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +104,7 @@ class DeliveryWorker:
 
     def run_once(self) -> int:
         """Settle old-enough clicks, then send one round of due deliveries; return how many."""
-        clicks.settle(self.store)
+        settle(self.store)
         self.purge_if_due()
         if time.monotonic() - self._last_dead_scan > DEAD_SCAN_SECONDS:
             self.release_dead()
@@ -191,29 +186,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-@click.command("worker")
-@click.option("--once", is_flag=True, help="Run one round and exit (for cron or tests).")
-@with_appcontext
-def worker_command(once: bool) -> None:
-    """Send webhook deliveries and settle clicks until stopped (SIGTERM or Ctrl-C)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = current_app.config
-    worker = DeliveryWorker(
-        current_app.extensions["opentrack"].store,
-        timeout=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
-        allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]),
-        retry_hours=float(config["WEBHOOK_RETRY_HOURS"]),
-        retention_days=config["RETENTION_DAYS"],
-    )
-    if once:
-        worker.run_once()
-        worker.pool.shutdown()
-        return
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    click.echo(f"Opentrack worker {worker.owner} started", err=True)
-    worker.run(stop)
-    click.echo("Opentrack worker stopped", err=True)

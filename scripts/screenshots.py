@@ -24,8 +24,6 @@ from seed_demo import (  # noqa: E402
     signed_in_client,
 )
 
-from app.store.reports import Reports  # noqa: E402
-
 OUT = ROOT / "scripts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 
@@ -38,7 +36,7 @@ def seed(instance: Path) -> str:
     signed_in_client(app)  # creates the demo user
     store = app.extensions["opentrack"].store
     message_id = max(
-        Reports(store).recipients("spring-launch", "opened", limit=200),
+        store.recipients("spring-launch", "opened", limit=200),
         key=lambda message: message["opens"],
     )["id"]
     app.extensions["opentrack"].recorder.stop()

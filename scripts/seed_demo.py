@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import create_app  # noqa: E402
 from app.core.times import from_iso, to_iso  # noqa: E402
 from app.rules.classify import Fetch, classify  # noqa: E402
-from app.store.reports import Reports  # noqa: E402
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password-1"
@@ -94,7 +93,7 @@ def seed_campaign(app, campaign_id: str, name: str, messages: int, opens: int, d
             for n in range(start, min(start + 1000, messages))
         ]
         registered += store.register_messages(campaign_id, batch)
-    Reports(store).backdate_campaign(campaign_id, days_ago * DAY)
+    store.backdate_campaign(campaign_id, days_ago * DAY)
     sent_at = from_iso(registered[0]["injected_at"]) - days_ago * DAY
     humans = [verdict_of(ua) for ua, _ in HUMAN_CLIENTS]
     weights = [weight for _, weight in HUMAN_CLIENTS]
@@ -149,9 +148,8 @@ def seed_small_campaigns(app, count: int) -> None:
 def signed_in_client(app):
     """Return a test client signed in as the demo user (created when missing)."""
     from app.core.users import hash_password
-    from app.store.users import Users
 
-    users = Users(app.extensions["opentrack"].store)
+    users = app.extensions["opentrack"].store
     if users.user_by_email(DEMO_EMAIL) is None:
         users.create_user(DEMO_EMAIL, hash_password(DEMO_PASSWORD))
     client = app.test_client()
@@ -169,7 +167,7 @@ def time_pages(app, campaign_id: str) -> list[tuple[str, float]]:
     """Return the best of three render times of each dashboard page, in seconds."""
     client = signed_in_client(app)
     store = app.extensions["opentrack"].store
-    message_id = Reports(store).recipients(campaign_id, "opened", limit=1)[0]["id"]
+    message_id = store.recipients(campaign_id, "opened", limit=1)[0]["id"]
     deep = store.get_campaign(campaign_id)["sent"] // 50
     campaign = f"/dashboard/campaigns/{campaign_id}"
     pages = [

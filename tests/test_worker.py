@@ -7,7 +7,7 @@ from webhook_receiver import Receiver
 
 from app import create_app
 from app.core.webhooks import verify
-from app.tracking.clicks import settle
+from app.tracking.writer import settle
 from app.worker import DeliveryWorker
 
 pytestmark = pytest.mark.slow
@@ -210,18 +210,18 @@ def test_timeouts_and_refused_addresses(client, auth, campaign, store, flush):
 
 def test_outbox_rows_share_the_events_transaction(client, auth, campaign, store, flush, receiver):
     register(client, auth, receiver.url)
-    original = store._enqueue
+    original = store.webhooks._enqueue
 
-    def broken(conn, items):
-        original(conn, items)
+    def broken(items):
+        original(items)
         raise RuntimeError("disk full")
 
-    store._enqueue = broken
+    store.webhooks._enqueue = broken
     with pytest.raises(RuntimeError):
         opens(client, auth, flush, [IPHONE])
     assert store.count_events() == 0
     assert store.db.execute("SELECT count(*) FROM webhook_deliveries").fetchone()[0] == 0
-    del store._enqueue
+    del store.webhooks._enqueue
     flush()  # the spool kept the fetch: now it is stored with its deliveries
     assert store.count_events() == 1
     assert store.db.execute("SELECT count(*) FROM webhook_deliveries").fetchone()[0] == 2

@@ -1,0 +1,12 @@
+"""The JSON API under /api/v1: one blueprint, one module per resource, JSON errors."""
+
+from flask import Flask
+
+from app.api import campaigns, errors, followups, inject, messages, privacy, webhooks  # noqa: F401
+from app.api.base import bp
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprint and its JSON error answers."""
+    errors.init_app(app)
+    app.register_blueprint(bp)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import fields
-from functools import lru_cache
 from pathlib import Path
 
 import click
@@ -18,50 +15,20 @@ from flask.cli import with_appcontext
 
 from app.rules.classify import Fetch, Verdict, classify
 from app.rules.network_sources import BUILTIN_SCANNER_RANGES, SOURCES
-from app.rules.networks import Networks, fetch_sources, load_dir
+from app.rules.networks import (
+    Networks,
+    fetch_sources,
+    load_cached,
+    load_dir,
+    networks_dir,
+    networks_for,
+)
 
 log = logging.getLogger(__name__)
 
 # Exactly what the pixel path stores of a verdict.
 OUTPUT_FIELDS = tuple(field.name for field in fields(Verdict))
 KIND_TO_SOURCE = {kind: kind for kind in ("apple", "microsoft", "scanners", "aws", "google-cloud")}
-
-
-def networks_dir(instance_path: str) -> Path:
-    """Return the folder that holds the downloaded range lists."""
-    return Path(instance_path) / "networks"
-
-
-def _mmdb_paths(config: dict) -> tuple[str, ...]:
-    value = config.get("GEOIP_MMDB") or ""
-    if isinstance(value, (list, tuple)):
-        return tuple(str(item) for item in value)
-    return tuple(part.strip() for part in str(value).split(",") if part.strip())
-
-
-@lru_cache(maxsize=2)
-def _load_networks(folder: str, mmdb_paths: tuple[str, ...], stamp: float = 0.0) -> Networks:
-    try:
-        return load_dir(folder, mmdb_paths)
-    except (OSError, ValueError) as error:
-        # A broken list must not stop the recording of opens: judge without lists until it is
-        # fixed (a fixed file has a new time stamp, and is loaded then).
-        log.error("cannot read the network lists in %s (%s); judging without them", folder, error)
-        return Networks((), mmdb_paths)
-
-
-def _stamp(folder: Path) -> float:
-    """Return the newest modification time in folder, so a refreshed list is noticed."""
-    try:
-        return max((entry.stat().st_mtime for entry in os.scandir(folder)), default=0.0)
-    except FileNotFoundError:
-        return 0.0
-
-
-def networks_for(instance_path: str, config: Mapping) -> Networks:
-    """Return the networks in `<instance>/networks`, reloaded only when a file there changed."""
-    folder = networks_dir(instance_path)
-    return _load_networks(str(folder), _mmdb_paths(config), _stamp(folder))
 
 
 def get_networks() -> Networks:
@@ -151,7 +118,7 @@ def update_command(timeout: float) -> None:
     scanners = folder / SOURCES["scanners"].filename
     if not scanners.exists():
         scanners.write_text(BUILTIN_SCANNER_RANGES, encoding="utf-8")
-    _load_networks.cache_clear()
+    load_cached.cache_clear()
     if failed:
         raise click.exceptions.Exit(1)
 
@@ -189,7 +156,7 @@ def load_command(file: Path, kind: str | None) -> None:
         count = _save(KIND_TO_SOURCE[kind], text, folder)
     except (ValueError, KeyError, TypeError) as error:
         raise click.ClickException(f"{file} is not a valid {kind} list: {error}") from error
-    _load_networks.cache_clear()
+    load_cached.cache_clear()
     click.echo(f"{kind}: {count} ranges loaded")
 
 
@@ -227,4 +194,4 @@ def show_command() -> None:
     click.echo(f"total: {len(networks)}")
 
 
-__all__ = ["classify_command", "get_networks", "networks_for", "networks_group"]
+__all__ = ["classify_command", "get_networks", "networks_group"]

@@ -8,13 +8,9 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from app.core.times import to_iso
+from app.services import store
 
 suppressions = AppGroup("suppressions", help="Manage the recipients who opted out of tracking.")
-
-
-def get_store():
-    """Return the app's store."""
-    return current_app.extensions["opentrack"].store
 
 
 def normalise(recipient: str) -> str:
@@ -29,7 +25,7 @@ def normalise(recipient: str) -> str:
 @click.argument("recipients", nargs=-1, required=True)
 def add_suppressions(recipients: tuple[str, ...]) -> None:
     """Stop tracking RECIPIENTS from now on."""
-    added = get_store().suppress([normalise(r) for r in recipients], source="cli")
+    added = store().suppress([normalise(r) for r in recipients], source="cli")
     click.echo(f"{added} added to the opt-out list.", err=True)
 
 
@@ -37,7 +33,7 @@ def add_suppressions(recipients: tuple[str, ...]) -> None:
 @click.argument("recipient")
 def remove_suppression(recipient: str) -> None:
     """Take RECIPIENT off the opt-out list."""
-    if not get_store().unsuppress(normalise(recipient)):
+    if not store().unsuppress(normalise(recipient)):
         raise click.ClickException(f"'{recipient}' is not on the opt-out list")
     click.echo("Removed.", err=True)
 
@@ -45,7 +41,7 @@ def remove_suppression(recipient: str) -> None:
 @suppressions.command("list")
 def list_suppressions() -> None:
     """List the opt-out list, newest first."""
-    for row in get_store().list_suppressions(limit=1_000_000):
+    for row in store().list_suppressions(limit=1_000_000):
         click.echo(f"{row['recipient'] or '(erased)'}\t{row['source']}\t{row['created_at']}")
 
 
@@ -59,7 +55,7 @@ def purge_command(days: int | None) -> None:
     if days is None:
         raise click.ClickException("set OPENTRACK_RETENTION_DAYS or pass --days")
     before = to_iso(time.time() - int(days) * 86400)
-    count = get_store().purge_raw_details(before)
+    count = store().purge_raw_details(before)
     click.echo(f"Stripped raw details from {count} events older than {before}.")
 
 
@@ -68,12 +64,5 @@ def purge_command(days: int | None) -> None:
 @with_appcontext
 def erase_command(recipient: str) -> None:
     """Erase RECIPIENT and every personal detail tied to it; campaign totals stay."""
-    counts = get_store().erase_recipient(normalise(recipient), actor="cli")
+    counts = store().erase_recipient(normalise(recipient), actor="cli")
     click.echo(json.dumps(counts))
-
-
-def init_app(app) -> None:
-    """Register the privacy commands."""
-    app.cli.add_command(suppressions)
-    app.cli.add_command(purge_command)
-    app.cli.add_command(erase_command)

@@ -1,18 +1,13 @@
 """The `opentrack users` commands: who may sign in to the dashboard."""
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from app.core.users import InvalidUser, hash_password, new_password, normalise_email
-from app.store.users import EmailTaken
+from app.services import store
+from app.store import EmailTaken
 
 users = AppGroup("users", help="Create, list and delete dashboard users.")
-
-
-def get_users():
-    """Return the dashboard's users."""
-    return current_app.extensions["opentrack_dashboard"].users
 
 
 @users.command("create")
@@ -24,13 +19,13 @@ def create_user(email: str, generate_password: bool) -> None:
     """Create a dashboard user; the password is prompted for, or generated and printed."""
     try:
         email = normalise_email(email)
-        if get_users().user_by_email(email) is not None:
+        if store().user_by_email(email) is not None:
             raise EmailTaken(email)
         if generate_password:
             password = new_password()
         else:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        get_users().create_user(email, hash_password(password))
+        store().create_user(email, hash_password(password))
     except InvalidUser as error:
         raise click.ClickException(str(error)) from None
     except EmailTaken:
@@ -44,7 +39,7 @@ def create_user(email: str, generate_password: bool) -> None:
 @users.command("list")
 def list_users() -> None:
     """List dashboard users with their created and last sign-in times."""
-    rows = get_users().list_users()
+    rows = store().list_users()
     if not rows:
         click.echo("No dashboard users yet: opentrack users create EMAIL", err=True)
         return
@@ -57,6 +52,6 @@ def list_users() -> None:
 @click.argument("email")
 def delete_user(email: str) -> None:
     """Delete the dashboard user with this EMAIL."""
-    if not get_users().delete_user(email.strip().lower()):
+    if not store().delete_user(email.strip().lower()):
         raise click.ClickException(f"no dashboard user with email '{email}'")
     click.echo(f"Deleted dashboard user {email}.", err=True)

@@ -1,4 +1,4 @@
-"""Turn stored counters into the numbers senders read; pure, no app or database needed."""
+"""Turn stored counters into the numbers senders read, each rate with its counts; pure."""
 
 STATES = ("opened", "unknown", "not_opened", "untracked")
 
@@ -9,6 +9,13 @@ RATE_DEFINITIONS = {
     "sent.",
     "visible_open_rate": "Recipients a person is known to have opened, divided by tracked messages "
     "sent minus those whose opens are hidden (Apple Mail Privacy Protection).",
+}
+
+CLICK_RATE_DEFINITIONS = {
+    "click_rate": "Recipients a person is known to have clicked through, divided by tracked "
+    "messages sent.",
+    "click_to_open_rate": "Recipients a person is known to have clicked through, divided by "
+    "recipients a person is known to have opened (a click counts as an open).",
 }
 
 
@@ -61,3 +68,54 @@ def campaign_numbers(counters: dict) -> dict:
         "first_open_at": counters["first_open_at"],
         "last_open_at": counters["last_open_at"],
     }
+
+
+def with_clicks(numbers: dict, counters: dict) -> dict:
+    """Return a campaign's numbers with its click numbers and rates (each with its counts)."""
+    clickers = counters.get("clickers") or 0
+    tracked, opened = numbers.get("tracked", numbers["sent"]), numbers["opened"]
+    return {
+        **numbers,
+        "clicks": counters.get("clicks") or 0,
+        "human_clicks": counters.get("human_clicks") or 0,
+        "machine_clicks": counters.get("machine_clicks") or 0,
+        "clickers": clickers,
+        "click_rate": ratio(clickers, tracked),
+        "click_to_open_rate": ratio(clickers, opened),
+        "rates": {
+            **numbers["rates"],
+            "click_rate": {"count": clickers, "of": tracked},
+            "click_to_open_rate": {"count": clickers, "of": opened},
+        },
+    }
+
+
+def campaign_summary(campaign: dict) -> dict:
+    """Return a stored campaign (its row with counters) as senders read it: numbers and rates."""
+    return {
+        "id": campaign["id"],
+        "name": campaign["name"],
+        "created_at": campaign["created_at"],
+        "first_injected_at": campaign["first_injected_at"],
+        "track": campaign["track"],
+        "track_clicks": campaign["track_clicks"],
+        **with_clicks(campaign_numbers(campaign), campaign),
+    }
+
+
+def with_shares(counts: list[dict], dimensions: tuple[str, ...]) -> dict[str, list[dict]]:
+    """Return breakdown rows by dimension, each with its share of opens and of openers.
+
+    An opener counts under the client (OS, ...) of their first human open; shares are of all
+    opens and of all openers of the campaign.
+    """
+    result: dict[str, list[dict]] = {dimension: [] for dimension in dimensions}
+    for row in counts:
+        result[row["dimension"]].append(dict(row))
+    for items in result.values():
+        opens = sum(item["opens"] for item in items)
+        openers = sum(item["openers"] for item in items)
+        for item in items:
+            item["share"] = round(item["opens"] / opens, 4) if opens else None
+            item["openers_share"] = round(item["openers"] / openers, 4) if openers else None
+    return result

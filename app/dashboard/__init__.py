@@ -1,29 +1,26 @@
-"""The web dashboard: campaigns, recipients, messages and API keys behind a sign-in.
+"""The web dashboard: campaigns, recipients, messages, API keys, webhooks and follow-ups.
 
-``init_app(app)`` registers the blueprint, the ``opentrack users`` commands, the session
-cookie settings and the template helpers; calling it twice changes nothing.
+``init_app(app)`` registers the blueprint, the session cookie settings and the template
+helpers; calling it twice changes nothing.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from app.cli import users as users_cli  # noqa: F401
-from app.dashboard import auth, base, campaigns, filters, keys, messages  # noqa: F401
-from app.store.reports import Reports
-from app.store.users import Users
+from app.dashboard import (  # noqa: F401
+    auth,
+    base,
+    campaigns,
+    filters,
+    followups,
+    keys,
+    messages,
+    webhooks,
+)
 
 SESSION_DAYS = 7
-
-
-@dataclass
-class Dashboard:
-    """The dashboard's own store helpers, shared by its views within one process."""
-
-    reports: Reports
-    users: Users
 
 
 class DashboardSessions(SecureCookieSessionInterface):
@@ -38,8 +35,6 @@ def init_app(app: Flask) -> None:
     """Register the dashboard on an app."""
     if "dashboard" in app.blueprints:
         return
-    store = app.extensions["opentrack"].store
-    app.extensions["opentrack_dashboard"] = Dashboard(Reports(store), Users(store))
     app.config.update(
         SESSION_COOKIE_NAME="opentrack_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -52,9 +47,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(csrf_token=base.csrf_token, csp_nonce=base.csp_nonce)
     filters.register(app)
     app.register_blueprint(base.bp)
-    from app.dashboard.automation import bp as automation_bp
-
-    app.register_blueprint(automation_bp)
-    app.cli.add_command(users_cli.users)
     if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):
         app.add_url_rule("/", "home", lambda: redirect(url_for("dashboard.campaigns")))

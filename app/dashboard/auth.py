@@ -7,7 +7,8 @@ import time
 from flask import g, redirect, render_template, request, session, url_for
 
 from app.core.users import password_matches, throttle_keys
-from app.dashboard.base import bp, safe_next, users
+from app.dashboard.base import bp, safe_next
+from app.services import store
 
 
 def clock() -> float:
@@ -27,20 +28,20 @@ def sign_in():
     password = request.form.get("password", "")
     keys = throttle_keys(email, request.remote_addr)
     now = clock()
-    locked_until = users().locked_until(keys)
+    locked_until = store().locked_until(keys)
     if locked_until > now:
         wait = math.ceil(locked_until - now)
         error = f"Too many failed sign-ins. Try again in {wait} seconds."
         page = render_template("dashboard/sign_in.html", next=next_path, email=email, error=error)
         return page, 429, {"Retry-After": str(wait)}
-    user = users().user_by_email(email) if email else None
+    user = store().user_by_email(email) if email else None
     if not password_matches(user["password_hash"] if user else None, password):
-        users().record_failure(keys, now)
+        store().record_failure(keys, now)
         error = "Wrong email or password."
         page = render_template("dashboard/sign_in.html", next=next_path, email=email, error=error)
         return page, 401
-    users().clear_failures(keys[0])
-    users().note_sign_in(user["id"])
+    store().clear_failures(keys[0])
+    store().note_sign_in(user["id"])
     # A fresh session on sign-in: nothing chosen before it (a planted cookie) carries over.
     session.clear()
     session.permanent = True

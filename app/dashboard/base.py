@@ -18,25 +18,14 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
+from app.core import fields
+from app.core.fields import FieldError
+from app.services import store
+
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 PUBLIC_ENDPOINTS = {"dashboard.sign_in"}
 PAGE_SIZE = 50
-
-
-def store():
-    """Return the app's store."""
-    return current_app.extensions["opentrack"].store
-
-
-def reports():
-    """Return the dashboard's report queries."""
-    return current_app.extensions["opentrack_dashboard"].reports
-
-
-def users():
-    """Return the dashboard's users and sign-in counters."""
-    return current_app.extensions["opentrack_dashboard"].users
 
 
 def csrf_token() -> str:
@@ -68,7 +57,7 @@ def require_sign_in():
     g.user = None
     user_id = session.get("user_id")
     if user_id is not None:
-        g.user = users().user_by_id(user_id)
+        g.user = store().user_by_id(user_id)
         if g.user is None:
             session.clear()
     if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
@@ -140,3 +129,13 @@ def page_arg() -> int:
 def base_url() -> str:
     """Return the public origin senders call the API and pixels on."""
     return (current_app.config["BASE_URL"] or request.host_url).rstrip("/")
+
+
+def hours_arg(raw: str | None, field: str) -> float:
+    """Return a minimum age in hours typed into a form (empty: 0), or answer 400."""
+    try:
+        return fields.age_hours(float((raw or "").strip() or "0"), field)
+    except (ValueError, FieldError):
+        abort(
+            400, f"The minimum age must be a number of hours between 0 and {fields.MAX_AGE_HOURS}."
+        )

@@ -2,11 +2,12 @@
 
 from flask import redirect, render_template, request, url_for
 
-from app.cli.commands import new_api_key
-from app.dashboard.base import bp, store
-from app.store.sqlite import NameTaken
-
-MAX_KEY_NAME = 64
+from app.core import fields
+from app.core.fields import FieldError
+from app.core.keys import new_api_key
+from app.dashboard.base import bp
+from app.services import store
+from app.store import NameTaken
 
 
 def keys_page(new_key: str | None = None, error: str | None = None, status: int = 200):
@@ -27,9 +28,11 @@ def keys():
 @bp.post("/keys")
 def create_key():
     """Create an API key and show it once."""
-    name = request.form.get("name", "").strip()
-    if not name or len(name) > MAX_KEY_NAME or any(ord(char) < 32 for char in name):
-        return keys_page(error=f"A key needs a name of 1-{MAX_KEY_NAME} characters.", status=400)
+    try:
+        name = fields.key_name(request.form.get("name", ""))
+    except FieldError:
+        error = f"A key needs a name of 1-{fields.MAX_KEY_NAME} printable characters."
+        return keys_page(error=error, status=400)
     key = new_api_key()
     try:
         store().create_api_key(name, key)

@@ -4,7 +4,8 @@ import json
 
 from flask import abort, render_template
 
-from app.dashboard.base import bp, store
+from app.dashboard.base import bp
+from app.services import store
 
 
 @bp.get("/messages/<message_id>")

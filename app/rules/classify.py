@@ -51,6 +51,16 @@ class Fetch:
     burst: bool = False
 
 
+def fetch_headers(x_requested_with: str | None, purpose: str | None) -> dict[str, str]:
+    """Return the selected request headers the classifier reads."""
+    headers = {}
+    if x_requested_with:
+        headers["x-requested-with"] = x_requested_with
+    if purpose:
+        headers["sec-purpose"] = purpose
+    return headers
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Who fetched a pixel, whether a person or a machine did, and why we think so."""

@@ -1,4 +1,4 @@
-"""Judge a click on a tracked link, and turn click counters into numbers; pure.
+"""Judge a click on a tracked link, when it is recorded and when it is settled; pure.
 
 A click is judged in two steps. When it is recorded, the same rules as a pixel fetch name the
 client and catch known scanners, prefetches and bots; a click within the scanner window is a
@@ -7,18 +7,12 @@ moment is in, a click that came with clicks on other links of the same message i
 scanner burst: a person does not follow several links of one email within a second or two.
 """
 
-from app.core.stats import ratio
-
 # Clicks on this many different links of one message within BURST_SECONDS are a scanner's.
 BURST_LINKS = 2
 BURST_SECONDS = 2.0
 
-CLICK_RATE_DEFINITIONS = {
-    "click_rate": "Recipients a person is known to have clicked through, divided by tracked "
-    "messages sent.",
-    "click_to_open_rate": "Recipients a person is known to have clicked through, divided by "
-    "recipients a person is known to have opened (a click counts as an open).",
-}
+# What an open implied by a click keeps of the click's facts.
+OPEN_FIELDS = ("client", "client_version", "os", "device", "country", "asn", "ip", "user_agent")
 HEAD_REASON = "A HEAD or prefetch request checks the link without a person following it"
 
 
@@ -56,21 +50,32 @@ def settle_verdict(judged: tuple[str, str, str], links_in_burst: int) -> tuple[s
     return judged
 
 
-def with_clicks(numbers: dict, counters: dict) -> dict:
-    """Return a campaign's numbers with its click numbers and rates (each with its counts)."""
-    clickers = counters.get("clickers") or 0
-    tracked, opened = numbers.get("tracked", numbers["sent"]), numbers["opened"]
+def settle(
+    click: dict, links_in_burst: int, first_open_at: str | None
+) -> tuple[tuple[str, str, str], dict | None]:
+    """Return a stored click's final (verdict, source, reason), and the open it implies.
+
+    A person's click earlier than the message's first human open (None: none yet) stands for
+    an open: their images may have been blocked. Any other click implies nothing (None).
+    """
+    judged = (click["verdict"], click["source"], click["reason"])
+    final = settle_verdict(judged, links_in_burst)
+    if final[0] != "human" or (first_open_at is not None and click["at"] >= first_open_at):
+        return final, None
+    return final, implied_open(click)
+
+
+def implied_open(click: dict) -> dict:
+    """Return the open event a person's click stands for."""
     return {
-        **numbers,
-        "clicks": counters.get("clicks") or 0,
-        "human_clicks": counters.get("human_clicks") or 0,
-        "machine_clicks": counters.get("machine_clicks") or 0,
-        "clickers": clickers,
-        "click_rate": ratio(clickers, tracked),
-        "click_to_open_rate": ratio(clickers, opened),
-        "rates": {
-            **numbers["rates"],
-            "click_rate": {"count": clickers, "of": tracked},
-            "click_to_open_rate": {"count": clickers, "of": opened},
-        },
+        "event_key": "click:" + click["event_key"],
+        "message_id": click["message_id"],
+        "at": click["at"],
+        "method": "GET",
+        "seconds_since_send": click["seconds_since_send"],
+        "verdict": "human",
+        "source": "click",
+        "reason": "A person clicked a link in the message, so they opened it (images may have "
+        "been blocked)",
+        **{field: click[field] for field in OPEN_FIELDS},
     }

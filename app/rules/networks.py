@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import logging
+import os
 import socket
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from app.rules.network_sources import BUILTIN_SCANNER_RANGES, SOURCES, Range, parse_network_lines
+
+log = logging.getLogger(__name__)
 
 # When two identical ranges carry different kinds, the more telling kind wins.
 KIND_PRIORITY = {
@@ -234,3 +238,40 @@ def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | 
     if not country and code and len(code) == 2 and code.isalpha():
         country = code
     return country, asn or (result.asn_name or None)
+
+
+def networks_dir(instance_path: str) -> Path:
+    """Return the folder that holds the downloaded range lists."""
+    return Path(instance_path) / "networks"
+
+
+def _mmdb_paths(config: dict) -> tuple[str, ...]:
+    value = config.get("GEOIP_MMDB") or ""
+    if isinstance(value, (list, tuple)):
+        return tuple(str(item) for item in value)
+    return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+
+@lru_cache(maxsize=2)
+def load_cached(folder: str, mmdb_paths: tuple[str, ...], stamp: float = 0.0) -> Networks:
+    try:
+        return load_dir(folder, mmdb_paths)
+    except (OSError, ValueError) as error:
+        # A broken list must not stop the recording of opens: judge without lists until it is
+        # fixed (a fixed file has a new time stamp, and is loaded then).
+        log.error("cannot read the network lists in %s (%s); judging without them", folder, error)
+        return Networks((), mmdb_paths)
+
+
+def _stamp(folder: Path) -> float:
+    """Return the newest modification time in folder, so a refreshed list is noticed."""
+    try:
+        return max((entry.stat().st_mtime for entry in os.scandir(folder)), default=0.0)
+    except FileNotFoundError:
+        return 0.0
+
+
+def networks_for(instance_path: str, config: Mapping) -> Networks:
+    """Return the networks in `<instance>/networks`, reloaded only when a file there changed."""
+    folder = networks_dir(instance_path)
+    return load_cached(str(folder), _mmdb_paths(config), _stamp(folder))

@@ -1,0 +1,176 @@
+"""The store: the only package that speaks SQL, behind one declared interface.
+
+``Store`` is the one object the rest of the app talks to. Each resource (campaigns, messages,
+events, ...) is a class of its own module; the list below is the whole public surface, each
+line naming the resource that implements it. Effects that cross resources are wired in
+``Store.__init__``: open events queue webhook deliveries, clicks record the opens they imply,
+and every recording skips recipients on the opt-out list.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from app.store.campaigns import Campaigns
+from app.store.clicks import Clicks
+from app.store.database import Database
+from app.store.errors import CampaignExists, EmailTaken, FollowUpExists, NameTaken, StoreError
+from app.store.events import OpenEvents
+from app.store.followups import FollowUps
+from app.store.keys import ApiKeys
+from app.store.messages import Messages
+from app.store.metrics import Metrics
+from app.store.privacy import Privacy
+from app.store.rebuild import rebuild_counters
+from app.store.reports import Reports
+from app.store.users import Users
+from app.store.webhooks import Webhooks
+
+__all__ = ["CampaignExists", "EmailTaken", "FollowUpExists", "NameTaken", "Store", "StoreError"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+def _on(
+    resource: str, method: Callable[Concatenate[R, P], T]
+) -> Callable[Concatenate["Store", P], T]:
+    """Return a Store method that calls ``method`` on the named resource (same signature)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: "Store", *args: P.args, **kwargs: P.kwargs) -> T:
+        return getattr(getattr(self, resource), name)(*args, **kwargs)
+
+    return call
+
+
+class Store:
+    """Campaigns, messages, events, clicks, webhooks, follow-ups, privacy, keys and users."""
+
+    def __init__(self, path: str):
+        self.db = Database(path)
+        self.privacy = Privacy(self.db)
+        self.webhooks = Webhooks(self.db)
+        self.campaigns = Campaigns(self.db)
+        self.messages = Messages(self.db)
+        self.opens = OpenEvents(self.db, self.privacy, self.webhooks)
+        self.clicks = Clicks(self.db, self.privacy, self.opens, self.webhooks)
+        self.follow_ups = FollowUps(self.db, self.messages, self.privacy)
+        self.keys = ApiKeys(self.db)
+        self.named_counters = Metrics(self.db)
+        self.reports = Reports(self.db)
+        self.users = Users(self.db)
+
+    def migrate(self) -> None:
+        """Apply pending schema migrations; safe to run at every start."""
+        self.db.migrate()
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        self.db.close()
+
+    # Campaigns
+    create_campaign = _on("campaigns", Campaigns.create_campaign)
+    get_campaign = _on("campaigns", Campaigns.get_campaign)
+    list_campaigns = _on("campaigns", Campaigns.list_campaigns)
+    count_campaigns = _on("campaigns", Campaigns.count_campaigns)
+    campaign_ids = _on("campaigns", Campaigns.campaign_ids)
+    set_track_clicks = _on("campaigns", Campaigns.set_track_clicks)
+    hourly_opens = _on("campaigns", Campaigns.hourly_opens)
+    breakdown_counts = _on("campaigns", Campaigns.breakdown_counts)
+
+    # Messages
+    def register_messages(
+        self, campaign_id: str, recipients: list[tuple[str, dict | None, bool]]
+    ) -> list[dict]:
+        """Store one message per (campaign, recipient, track) and return them in order.
+
+        A recipient already registered for the campaign gets its existing message back, so a
+        retried send never counts twice. A message is tracked only when asked and when its
+        recipient has not opted out; an untracked one is in state ``untracked``.
+        """
+        with self.db.write():
+            opted_out = self.privacy.suppressed([recipient for recipient, _, _ in recipients])
+            return self.messages.register_messages(campaign_id, recipients, opted_out)
+
+    get_message = _on("messages", Messages.get_message)
+    get_message_row = _on("messages", Messages.get_message_row)
+    injected_times = _on("messages", Messages.injected_times)
+    count_non_openers = _on("messages", Messages.count_non_openers)
+    iter_non_openers = _on("messages", Messages.iter_non_openers)
+
+    # Open events
+    record_opens = _on("opens", OpenEvents.record_opens)
+    iter_events = _on("opens", OpenEvents.iter_events)
+    count_events = _on("opens", OpenEvents.count_events)
+    update_verdicts = _on("opens", OpenEvents.update_verdicts)
+
+    def rebuild_counters(self, campaign_id: str) -> None:
+        """Recompute a campaign's message states and counters from its stored events."""
+        rebuild_counters(self.db, campaign_id)
+
+    # Links and clicks
+    register_links = _on("clicks", Clicks.register_links)
+    link_target = _on("clicks", Clicks.link_target)
+    link_counts = _on("clicks", Clicks.link_counts)
+    message_clicks = _on("clicks", Clicks.message_clicks)
+    store_clicks = _on("clicks", Clicks.store_clicks)
+    settle_clicks = _on("clicks", Clicks.settle_clicks)
+    count_unsettled_clicks = _on("clicks", Clicks.count_unsettled_clicks)
+
+    # Webhooks and their outbox
+    create_webhook = _on("webhooks", Webhooks.create_webhook)
+    list_webhooks = _on("webhooks", Webhooks.list_webhooks)
+    get_webhook = _on("webhooks", Webhooks.get_webhook)
+    delete_webhook = _on("webhooks", Webhooks.delete_webhook)
+    claim_deliveries = _on("webhooks", Webhooks.claim_deliveries)
+    finish_delivery = _on("webhooks", Webhooks.finish_delivery)
+    claim_owners = _on("webhooks", Webhooks.claim_owners)
+    release_claims = _on("webhooks", Webhooks.release_claims)
+    list_deliveries = _on("webhooks", Webhooks.list_deliveries)
+    redeliver = _on("webhooks", Webhooks.redeliver)
+
+    # Follow-ups
+    create_follow_up = _on("follow_ups", FollowUps.create_follow_up)
+    get_follow_up = _on("follow_ups", FollowUps.get_follow_up)
+    follow_up_ids = _on("follow_ups", FollowUps.follow_up_ids)
+    iter_follow_up_recipients = _on("follow_ups", FollowUps.iter_follow_up_recipients)
+    combined_opened = _on("follow_ups", FollowUps.combined_opened)
+
+    # Privacy
+    suppressed = _on("privacy", Privacy.suppressed)
+    suppress = _on("privacy", Privacy.suppress)
+    unsuppress = _on("privacy", Privacy.unsuppress)
+    list_suppressions = _on("privacy", Privacy.list_suppressions)
+    purge_raw_details = _on("privacy", Privacy.purge_raw_details)
+    recipient_data = _on("privacy", Privacy.recipient_data)
+    erase_recipient = _on("privacy", Privacy.erase_recipient)
+    erasures = _on("privacy", Privacy.erasures)
+
+    # API keys and named counters
+    create_api_key = _on("keys", ApiKeys.create_api_key)
+    list_api_keys = _on("keys", ApiKeys.list_api_keys)
+    count_active_api_keys = _on("keys", ApiKeys.count_active_api_keys)
+    revoke_api_key = _on("keys", ApiKeys.revoke_api_key)
+    check_api_key = _on("keys", ApiKeys.check_api_key)
+    add_metric = _on("named_counters", Metrics.add_metric)
+    metrics = _on("named_counters", Metrics.metrics)
+
+    # The dashboard's pages of recipients
+    recipients = _on("reports", Reports.recipients)
+    count_recipients = _on("reports", Reports.count_recipients)
+    first_open_counts = _on("reports", Reports.first_open_counts)
+    backdate_campaign = _on("reports", Reports.backdate_campaign)
+
+    # Dashboard users and sign-in throttling
+    create_user = _on("users", Users.create_user)
+    user_by_email = _on("users", Users.user_by_email)
+    user_by_id = _on("users", Users.user_by_id)
+    list_users = _on("users", Users.list_users)
+    delete_user = _on("users", Users.delete_user)
+    note_sign_in = _on("users", Users.note_sign_in)
+    locked_until = _on("users", Users.locked_until)
+    record_failure = _on("users", Users.record_failure)
+    clear_failures = _on("users", Users.clear_failures)

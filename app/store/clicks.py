@@ -1,12 +1,18 @@
-"""Tracked links and clicks in the embedded store.
+"""Tracked links and clicks in the store.
 
-Part of the store (the only code that speaks SQL); mixed into ``store.Store``, whose ``db``,
-``_write``, ``record_opens`` and ``suppressed`` it uses.
+A click is stored judged-for-now, then settled a couple of seconds later: the rules
+(``rules.clicks.settle``) give its final verdict from the burst it belongs to, and say which
+open a person's click implies; settling applies that to the click, the link, message and
+campaign counters, the implied open and the webhook outbox in one transaction.
 """
 
+from collections.abc import Callable
+
 from app.core.times import from_iso, now_iso, to_iso
-from app.rules.clicks import BURST_SECONDS, settle_verdict
-from app.store.events import chunks
+from app.store.database import Database, chunks, marks
+from app.store.events import OpenEvents
+from app.store.privacy import Privacy
+from app.store.webhooks import Webhooks
 
 CLICK_FIELDS = (
     "event_key",
@@ -28,34 +34,33 @@ CLICK_FIELDS = (
     "country",
     "asn",
 )
-OPEN_FIELDS = ("client", "client_version", "os", "device", "country", "asn", "ip", "user_agent")
+# A click's final (verdict, source, reason), and the open event it implies or None; given the
+# click's row, how many links of its message were clicked around it, and the message's first
+# human open.
+Settle = Callable[[dict, int, str | None], tuple[tuple[str, str, str], dict | None]]
 
 
 class Clicks:
     """Register links at injection, record clicks, and settle their verdicts and counters."""
 
-    def set_track_clicks(self, campaign_id: str, track_clicks: bool) -> dict | None:
-        """Set whether a campaign's links are rewritten by default; return the campaign."""
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE campaigns SET track_clicks = ? WHERE id = ?",
-                [int(track_clicks), campaign_id],
-            )
-        return self.get_campaign(campaign_id)
+    def __init__(self, db: Database, privacy: Privacy, opens: OpenEvents, webhooks: Webhooks):
+        self.db = db
+        self.privacy = privacy
+        self.opens = opens
+        self.webhooks = webhooks
 
     def register_links(self, campaign_id: str, urls: list[str]) -> dict[str, int]:
         """Store a campaign's link URLs (once each) and return the id of each."""
         unique = list(dict.fromkeys(urls))
         found = {}
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO links (campaign_id, url, created_at) VALUES (?, ?, ?)",
                 [(campaign_id, url, now_iso()) for url in unique],
             )
             for chunk in chunks(unique):
-                marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
-                    f"SELECT id, url FROM links WHERE campaign_id = ? AND url IN ({marks})",
+                    f"SELECT id, url FROM links WHERE campaign_id = ? AND url IN ({marks(chunk)})",
                     [campaign_id, *chunk],
                 ):
                     found[row["url"]] = row["id"]
@@ -95,44 +100,44 @@ class Clicks:
         if not clicks:
             return 0
         stored = 0
-        with self._write() as conn:
-            messages = {}
-            for chunk in chunks(list({click["message_id"] for click in clicks})):
-                marks = ",".join("?" * len(chunk))
-                for row in conn.execute(
-                    f"SELECT id, campaign_id, recipient FROM messages "
-                    f"WHERE id IN ({marks}) AND tracked",
-                    chunk,
-                ):
-                    messages[row["id"]] = row
-            opted_out = self.suppressed([m["recipient"] for m in messages.values()])
+        with self.db.write() as conn:
+            messages = self._tracked_messages({click["message_id"] for click in clicks})
             for click in clicks:
                 message = messages.get(click["message_id"])
-                if message is None or message["recipient"] in opted_out:
+                if message is None:
                     continue
+                campaign_id = message["campaign_id"]
+                values = [campaign_id if f == "campaign_id" else click.get(f) for f in CLICK_FIELDS]
                 cursor = conn.execute(
                     f"INSERT OR IGNORE INTO clicks ({', '.join(CLICK_FIELDS)}) "
                     f"SELECT {', '.join('?' * len(CLICK_FIELDS))} "
                     "WHERE EXISTS (SELECT 1 FROM links WHERE id = ? AND campaign_id = ?)",
-                    [
-                        *(
-                            message["campaign_id"] if f == "campaign_id" else click.get(f)
-                            for f in CLICK_FIELDS
-                        ),
-                        click["link_id"],
-                        message["campaign_id"],
-                    ],
+                    [*values, click["link_id"], campaign_id],
                 )
                 stored += cursor.rowcount == 1
         return stored
 
-    def settle_clicks(self, before: str, limit: int = 1000) -> int:
+    def _tracked_messages(self, message_ids: set[str]) -> dict[str, dict]:
+        messages = {}
+        for chunk in chunks(list(message_ids)):
+            for row in self.db.execute(
+                "SELECT id, campaign_id, recipient FROM messages "
+                f"WHERE id IN ({marks(chunk)}) AND tracked",
+                chunk,
+            ):
+                messages[row["id"]] = dict(row)
+        opted_out = self.privacy.suppressed([m["recipient"] for m in messages.values()])
+        return {key: m for key, m in messages.items() if m["recipient"] not in opted_out}
+
+    def settle_clicks(
+        self, before: str, settle: Settle, burst_seconds: float, limit: int = 1000
+    ) -> int:
         """Give clicks recorded before a time their final verdict, and count them.
 
-        In one transaction: a click that came with clicks on other links of its message
-        within seconds becomes a scanner's; link, message and campaign counters move; a
-        person's click earlier than the message's first human open is stored as that open
-        (a click implies an open). Returns how many clicks were settled.
+        In one transaction: each click gets the verdict ``settle`` gives it from the clicks on
+        other links of its message within ``burst_seconds``; link, message and campaign
+        counters move; the open a person's click implies is recorded; webhooks are queued.
+        Returns how many clicks were settled.
         """
         # A read first: web workers call this after every batch, and most find nothing to do;
         # taking the write lock for nothing would make them queue behind each other.
@@ -140,7 +145,7 @@ class Clicks:
             "SELECT 1 FROM clicks WHERE settled = 0 AND at <= ? LIMIT 1", [before]
         ).fetchone():
             return 0
-        with self._write() as conn:
+        with self.db.write() as conn:
             rows = conn.execute(
                 "SELECT c.*, l.url FROM clicks c JOIN links l ON l.id = c.link_id "
                 "WHERE c.settled = 0 AND c.at <= ? ORDER BY c.at, c.id LIMIT ?",
@@ -149,82 +154,71 @@ class Clicks:
             implied, settled, opened = [], [], set()
             for row in rows:
                 click = dict(row)
-                at = from_iso(click["at"])
-                linked = conn.execute(
-                    "SELECT count(DISTINCT link_id) FROM clicks "
-                    "WHERE message_id = ? AND at BETWEEN ? AND ?",
-                    [click["message_id"], to_iso(at - BURST_SECONDS), to_iso(at + BURST_SECONDS)],
-                ).fetchone()[0]
-                judged = (click["verdict"], click["source"], click["reason"])
-                click["verdict"], click["source"], click["reason"] = settle_verdict(judged, linked)
-                conn.execute(
-                    "UPDATE clicks SET verdict = ?, source = ?, reason = ?, settled = 1 "
-                    "WHERE id = ?",
-                    [click["verdict"], click["source"], click["reason"], click["id"]],
-                )
+                linked = self._links_around(click, burst_seconds)
                 message = conn.execute(
                     "SELECT recipient, metadata, human_clicks, first_open_at FROM messages "
                     "WHERE id = ?",
                     [click["message_id"]],
                 ).fetchone()
+                final, open_event = settle(click, linked, message and message["first_open_at"])
+                click["verdict"], click["source"], click["reason"] = final
+                conn.execute(
+                    "UPDATE clicks SET verdict = ?, source = ?, reason = ?, settled = 1 "
+                    "WHERE id = ?",
+                    [*final, click["id"]],
+                )
                 if message is None:
                     continue
-                human = click["verdict"] == "human"
-                first_on_link = (
-                    human
-                    and not conn.execute(
-                        "SELECT 1 FROM clicks WHERE message_id = ? AND link_id = ? AND settled = 1 "
-                        "AND verdict = 'human' AND id != ? LIMIT 1",
-                        [click["message_id"], click["link_id"], click["id"]],
-                    ).fetchone()
-                )
-                first_click = human and message["human_clicks"] == 0
-                counts = [int(human), int(not human)]
-                conn.execute(
-                    "UPDATE links SET clicks = clicks + 1, human_clicks = human_clicks + ?, "
-                    "machine_clicks = machine_clicks + ?, clickers = clickers + ? WHERE id = ?",
-                    [*counts, int(first_on_link), click["link_id"]],
-                )
-                conn.execute(
-                    "UPDATE campaigns SET clicks = clicks + 1, human_clicks = human_clicks + ?, "
-                    "machine_clicks = machine_clicks + ?, clickers = clickers + ? WHERE id = ?",
-                    [*counts, int(first_click), click["campaign_id"]],
-                )
-                if human:
-                    conn.execute(
-                        "UPDATE messages SET human_clicks = human_clicks + 1 WHERE id = ?",
-                        [click["message_id"]],
-                    )
-                    first_open = message["first_open_at"]
-                    if click["message_id"] not in opened and (
-                        first_open is None or click["at"] < first_open
-                    ):
-                        opened.add(click["message_id"])
-                        implied.append(_implied_open(click))
+                self._count(click, message)
+                # One implied open per message and batch: the message row read above does not
+                # see the open implied by an earlier click of this batch.
+                if open_event and click["message_id"] not in opened:
+                    opened.add(click["message_id"])
+                    implied.append(open_event)
                 settled.append({**click, **dict(message)})
-            self.record_opens(implied)
-            self.clicks_settled(conn, settled)
+            self.opens.record_opens(implied)
+            self.webhooks.enqueue_clicks(settled)
         return len(rows)
 
-    def clicks_settled(self, conn, clicks: list[dict]) -> None:
-        """Called inside settle_clicks' transaction with each settled click (a hook)."""
+    def _links_around(self, click: dict, burst_seconds: float) -> int:
+        """Return how many links of the click's message were clicked within the burst window."""
+        at = from_iso(click["at"])
+        return self.db.execute(
+            "SELECT count(DISTINCT link_id) FROM clicks "
+            "WHERE message_id = ? AND at BETWEEN ? AND ?",
+            [click["message_id"], to_iso(at - burst_seconds), to_iso(at + burst_seconds)],
+        ).fetchone()[0]
+
+    def _count(self, click: dict, message) -> None:
+        """Move the link, campaign and message counters for one settled click."""
+        conn = self.db.conn
+        human = click["verdict"] == "human"
+        first_on_link = (
+            human
+            and not conn.execute(
+                "SELECT 1 FROM clicks WHERE message_id = ? AND link_id = ? AND settled = 1 "
+                "AND verdict = 'human' AND id != ? LIMIT 1",
+                [click["message_id"], click["link_id"], click["id"]],
+            ).fetchone()
+        )
+        first_click = human and message["human_clicks"] == 0
+        counts = [int(human), int(not human)]
+        conn.execute(
+            "UPDATE links SET clicks = clicks + 1, human_clicks = human_clicks + ?, "
+            "machine_clicks = machine_clicks + ?, clickers = clickers + ? WHERE id = ?",
+            [*counts, int(first_on_link), click["link_id"]],
+        )
+        conn.execute(
+            "UPDATE campaigns SET clicks = clicks + 1, human_clicks = human_clicks + ?, "
+            "machine_clicks = machine_clicks + ?, clickers = clickers + ? WHERE id = ?",
+            [*counts, int(first_click), click["campaign_id"]],
+        )
+        if human:
+            conn.execute(
+                "UPDATE messages SET human_clicks = human_clicks + 1 WHERE id = ?",
+                [click["message_id"]],
+            )
 
     def count_unsettled_clicks(self) -> int:
         """Return how many clicks still wait for their final verdict."""
         return self.db.execute("SELECT count(*) FROM clicks WHERE settled = 0").fetchone()[0]
-
-
-def _implied_open(click: dict) -> dict:
-    """Return the open event a person's click stands for."""
-    return {
-        "event_key": "click:" + click["event_key"],
-        "message_id": click["message_id"],
-        "at": click["at"],
-        "method": "GET",
-        "seconds_since_send": click["seconds_since_send"],
-        "verdict": "human",
-        "source": "click",
-        "reason": "A person clicked a link in the message, so they opened it (images may have "
-        "been blocked)",
-        **{field: click[field] for field in OPEN_FIELDS},
-    }

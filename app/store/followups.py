@@ -1,16 +1,22 @@
-"""Follow-up campaigns in the embedded store: linked to a parent, sent to its non-openers.
+"""Follow-up campaigns in the store: linked to a parent, sent to its non-openers."""
 
-Part of the store (the only code that speaks SQL); mixed into ``store.Store``, whose ``db``,
-``_write``, ``iter_non_openers`` and ``suppressed`` it uses.
-"""
-
+import sqlite3
 from collections.abc import Iterator
 
 from app.core.times import now_iso
+from app.store.database import Database
+from app.store.errors import FollowUpExists
+from app.store.messages import Messages
+from app.store.privacy import Privacy
 
 
 class FollowUps:
     """Create follow-ups, list who they go to, and count the reach of parent and follow-up."""
+
+    def __init__(self, db: Database, messages: Messages, privacy: Privacy):
+        self.db = db
+        self.messages = messages
+        self.privacy = privacy
 
     def create_follow_up(
         self,
@@ -23,27 +29,30 @@ class FollowUps:
     ) -> None:
         """Store a campaign linked to its parent, with the parent's tracking switches.
 
-        Raises sqlite3.IntegrityError when the id is taken.
+        Raises FollowUpExists when the id is taken.
         """
         now = now_iso()
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO campaigns (id, name, created_at, track, track_clicks) "
-                "SELECT ?, ?, ?, track, track_clicks FROM campaigns WHERE id = ?",
-                [campaign_id, name, now, parent["id"]],
-            )
-            conn.execute(
-                "INSERT INTO follow_ups (campaign_id, parent_id, include_unknown, min_age_hours, "
-                "injected_before, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    campaign_id,
-                    parent["id"],
-                    int(include_unknown),
-                    min_age_hours,
-                    injected_before,
-                    now,
-                ],
-            )
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    "INSERT INTO campaigns (id, name, created_at, track, track_clicks) "
+                    "SELECT ?, ?, ?, track, track_clicks FROM campaigns WHERE id = ?",
+                    [campaign_id, name, now, parent["id"]],
+                )
+                conn.execute(
+                    "INSERT INTO follow_ups (campaign_id, parent_id, include_unknown, "
+                    "min_age_hours, injected_before, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        campaign_id,
+                        parent["id"],
+                        int(include_unknown),
+                        min_age_hours,
+                        injected_before,
+                        now,
+                    ],
+                )
+        except sqlite3.IntegrityError as error:
+            raise FollowUpExists(campaign_id) from error
 
     def get_follow_up(self, campaign_id: str) -> dict | None:
         """Return how a follow-up campaign picks its recipients, or None for other campaigns."""
@@ -70,7 +79,9 @@ class FollowUps:
         Those who opened the parent since, and those who opted out, are left out.
         """
         states = ("not_opened", "unknown") if follow_up["include_unknown"] else ("not_opened",)
-        rows = self.iter_non_openers(follow_up["parent_id"], states, follow_up["injected_before"])
+        rows = self.messages.iter_non_openers(
+            follow_up["parent_id"], states, follow_up["injected_before"]
+        )
         batch = []
         for row in rows:
             batch.append(row)
@@ -80,7 +91,7 @@ class FollowUps:
         yield from self._not_suppressed(batch)
 
     def _not_suppressed(self, rows: list[dict]) -> list[dict]:
-        opted_out = self.suppressed([row["recipient"] for row in rows]) if rows else set()
+        opted_out = self.privacy.suppressed([row["recipient"] for row in rows]) if rows else set()
         return [row for row in rows if row["recipient"] not in opted_out]
 
     def combined_opened(self, parent_id: str, follow_up_id: str) -> int:

@@ -1,7 +1,4 @@
-"""Privacy in the embedded store: the opt-out list, retention, erasure and access requests.
-
-Part of the store (the only code that speaks SQL); mixed into ``store.Store``.
-"""
+"""Privacy in the store: the opt-out list, retention, erasure and access requests."""
 
 import hashlib
 import json
@@ -10,6 +7,7 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 from app.core.times import now_iso
+from app.store.database import Database, chunks, marks
 
 RAW_DETAILS = "ip = NULL, user_agent = NULL, x_requested_with = NULL, sec_purpose = NULL"
 CLICK_RAW_DETAILS = "ip = NULL, user_agent = NULL"
@@ -23,16 +21,16 @@ def recipient_hash(recipient: str) -> str:
 class Privacy:
     """Opt-outs, purging raw details, erasure and the export of what we hold on someone."""
 
+    def __init__(self, db: Database):
+        self.db = db
+
     def suppressed(self, recipients: Iterable[str]) -> set[str]:
         """Return those of the recipients who opted out of tracking."""
         by_hash = {recipient_hash(r): r for r in recipients}
         found = set()
-        keys = list(by_hash)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk in chunks(list(by_hash)):
             for row in self.db.execute(
-                f"SELECT recipient_hash FROM suppressions WHERE recipient_hash IN ({marks})",
+                f"SELECT recipient_hash FROM suppressions WHERE recipient_hash IN ({marks(chunk)})",
                 chunk,
             ):
                 found.add(by_hash[row[0]])
@@ -41,7 +39,7 @@ class Privacy:
     def suppress(self, recipients: list[str], source: str) -> int:
         """Add recipients to the opt-out list; return how many were new."""
         now = now_iso()
-        with self._write() as conn:
+        with self.db.write() as conn:
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO suppressions (recipient_hash, recipient, source, "
@@ -52,7 +50,7 @@ class Privacy:
 
     def unsuppress(self, recipient: str) -> bool:
         """Remove a recipient from the opt-out list; return False when it was not on it."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             cursor = conn.execute(
                 "DELETE FROM suppressions WHERE recipient_hash = ?", [recipient_hash(recipient)]
             )
@@ -74,7 +72,7 @@ class Privacy:
 
         Verdicts, clients, states and counters stay, so reports stay right.
         """
-        with self._write() as conn:
+        with self.db.write() as conn:
             events = conn.execute(
                 f"UPDATE events SET {RAW_DETAILS} WHERE at < ? "
                 "AND (ip IS NOT NULL OR user_agent IS NOT NULL OR x_requested_with IS NOT NULL "
@@ -135,64 +133,73 @@ class Privacy:
         address stop redirecting; an opt-out keeps only its hash. An audit row records who
         erased how many rows, without the address.
         """
-        with self._write() as conn:
+        with self.db.write() as conn:
             ids = [
                 row[0]
                 for row in conn.execute("SELECT id FROM messages WHERE recipient = ?", [recipient])
             ]
-            events = 0
-            for message_id in ids:
-                # No longer tracked: a later fetch of its pixel must not store an IP again, and
-                # the placeholder must never be exported as someone to mail.
-                conn.execute(
-                    "UPDATE messages SET recipient = ?, metadata = NULL, tracked = 0 WHERE id = ?",
-                    [f"erased-{secrets.token_hex(8)}", message_id],
-                )
-                events += conn.execute(
-                    f"UPDATE events SET {RAW_DETAILS} WHERE message_id = ?", [message_id]
-                ).rowcount
-                events += conn.execute(
-                    f"UPDATE clicks SET {CLICK_RAW_DETAILS} WHERE message_id = ?", [message_id]
-                ).rowcount
-            # Webhook deliveries, sent or waiting, carry the address and metadata in their body.
-            deliveries = 0
-            for chunk in [ids[start : start + 500] for start in range(0, len(ids), 500)]:
-                marks = ",".join("?" * len(chunk))
-                deliveries += conn.execute(
-                    "UPDATE webhook_deliveries SET payload = json_set(payload, "
-                    "'$.recipient', NULL, '$.metadata', NULL, '$.url', NULL) "
-                    f"WHERE json_extract(payload, '$.message_id') IN ({marks})",
-                    chunk,
-                ).rowcount
-            # A personalised link (".../unsubscribe?email=ann@...") is the address too: its
-            # click URL stops redirecting (a plain 404) rather than keep the address.
-            # Only for an address: a short subscriber id would match unrelated URLs.
-            links = 0
-            if "@" in recipient:
-                links = conn.execute(
-                    "UPDATE links SET url = 'erased:' || id "
-                    "WHERE instr(lower(url), ?) OR instr(lower(url), ?)",
-                    [recipient.lower(), quote(recipient.lower(), safe="")],
-                ).rowcount
-            suppressions = conn.execute(
-                "UPDATE suppressions SET recipient = NULL WHERE recipient_hash = ?",
-                [recipient_hash(recipient)],
-            ).rowcount
             counts = {
                 "messages": len(ids),
-                "events": events,
-                "webhook_deliveries": deliveries,
-                "links": links,
-                "suppressions": suppressions,
+                "events": self._erase_messages(ids),
+                "webhook_deliveries": self._erase_deliveries(ids),
+                "links": self._erase_links(recipient),
+                "suppressions": conn.execute(
+                    "UPDATE suppressions SET recipient = NULL WHERE recipient_hash = ?",
+                    [recipient_hash(recipient)],
+                ).rowcount,
             }
             conn.execute(
                 "INSERT INTO erasures (at, actor, messages, events, suppressions) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [now_iso(), actor, counts["messages"], counts["events"], suppressions],
+                [now_iso(), actor, counts["messages"], counts["events"], counts["suppressions"]],
             )
         # Old versions of the erased pages may still sit in the write-ahead log.
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return counts
+
+    def _erase_messages(self, ids: list[str]) -> int:
+        """Stop tracking the messages under a placeholder; strip their opens and clicks."""
+        conn, events = self.db.conn, 0
+        for message_id in ids:
+            # No longer tracked: a later fetch of its pixel must not store an IP again, and
+            # the placeholder must never be exported as someone to mail.
+            conn.execute(
+                "UPDATE messages SET recipient = ?, metadata = NULL, tracked = 0 WHERE id = ?",
+                [f"erased-{secrets.token_hex(8)}", message_id],
+            )
+            events += conn.execute(
+                f"UPDATE events SET {RAW_DETAILS} WHERE message_id = ?", [message_id]
+            ).rowcount
+            events += conn.execute(
+                f"UPDATE clicks SET {CLICK_RAW_DETAILS} WHERE message_id = ?", [message_id]
+            ).rowcount
+        return events
+
+    def _erase_deliveries(self, ids: list[str]) -> int:
+        """Take the address, metadata and link out of the messages' webhook deliveries."""
+        # Deliveries, sent or waiting, carry the address and metadata in their body.
+        deliveries = 0
+        for chunk in chunks(ids):
+            deliveries += self.db.conn.execute(
+                "UPDATE webhook_deliveries SET payload = json_set(payload, "
+                "'$.recipient', NULL, '$.metadata', NULL, '$.url', NULL) "
+                f"WHERE json_extract(payload, '$.message_id') IN ({marks(chunk)})",
+                chunk,
+            ).rowcount
+        return deliveries
+
+    def _erase_links(self, recipient: str) -> int:
+        """Stop the redirect of links whose URL holds the address."""
+        # A personalised link (".../unsubscribe?email=ann@...") is the address too: its click
+        # URL stops redirecting (a plain 404) rather than keep the address. Only for an
+        # address: a short subscriber id would match unrelated URLs.
+        if "@" not in recipient:
+            return 0
+        return self.db.conn.execute(
+            "UPDATE links SET url = 'erased:' || id "
+            "WHERE instr(lower(url), ?) OR instr(lower(url), ?)",
+            [recipient.lower(), quote(recipient.lower(), safe="")],
+        ).rowcount
 
     def erasures(self) -> list[dict]:
         """Return the erasure audit log, newest first."""

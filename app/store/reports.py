@@ -1,9 +1,10 @@
-"""The dashboard's read queries over the embedded store (SQL lives here, beside store.py)."""
+"""The dashboard's read queries: pages of recipients, distributions, demo back-dating."""
 
 import json
 
 from app.core.stats import STATES
-from app.store.sqlite import MESSAGE_COLUMNS, Store
+from app.store.database import Database, marks
+from app.store.messages import MESSAGE_COLUMNS
 
 # Elapsed seconds between two stored times; julianday() reads our ISO text with its trailing Z.
 ELAPSED = "(julianday(first_open_at) - julianday(injected_at)) * 86400.0"
@@ -12,8 +13,8 @@ ELAPSED = "(julianday(first_open_at) - julianday(injected_at)) * 86400.0"
 class Reports:
     """Pages of recipients and distributions that the dashboard shows."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, db: Database):
+        self.db = db
 
     def recipients(
         self, campaign_id: str, state: str = "", search: str = "", limit: int = 50, offset: int = 0
@@ -34,7 +35,7 @@ class Reports:
             params += [campaign_id, one_state, *search_params]
         row_ids = [
             row[0]
-            for row in self.store.db.execute(
+            for row in self.db.execute(
                 " UNION ALL ".join(arms)
                 + " ORDER BY injected_at DESC, row_id DESC LIMIT ? OFFSET ?",
                 [*params, limit, offset],
@@ -42,9 +43,9 @@ class Reports:
         ]
         if not row_ids:
             return []
-        marks = ",".join("?" * len(row_ids))
-        rows = self.store.db.execute(
-            f"SELECT rowid AS row_id, {MESSAGE_COLUMNS} FROM messages WHERE rowid IN ({marks})",
+        rows = self.db.execute(
+            f"SELECT rowid AS row_id, {MESSAGE_COLUMNS} FROM messages "
+            f"WHERE rowid IN ({marks(row_ids)})",
             row_ids,
         )
         found = {}
@@ -59,7 +60,7 @@ class Reports:
         search_sql, search_params = _search(search)
         state_sql = " AND state = ?" if state in STATES else ""
         params = [campaign_id, *([state] if state_sql else []), *search_params]
-        return self.store.db.execute(
+        return self.db.execute(
             f"SELECT count(*) FROM messages WHERE campaign_id = ?{state_sql}{search_sql}", params
         ).fetchone()[0]
 
@@ -75,7 +76,7 @@ class Reports:
             if bound is not None
         )
         # MATERIALIZED: julianday() runs once per message, not once per CASE branch.
-        rows = self.store.db.execute(
+        rows = self.db.execute(
             f"WITH opened AS MATERIALIZED (SELECT {ELAPSED} AS elapsed FROM messages "
             "WHERE campaign_id = ? AND state = 'opened') "
             f"SELECT CASE {cases} ELSE {len(bounds) - 1} END AS bucket, count(*) AS n "
@@ -87,7 +88,7 @@ class Reports:
     def backdate_campaign(self, campaign_id: str, seconds: float) -> None:
         """Move a campaign's creation and its messages' injection back in time (demo data)."""
         shift = f"-{float(seconds)} seconds"
-        with self.store._write() as conn:
+        with self.db.write() as conn:
             for table, column, key in (
                 ("campaigns", "created_at", "id"),
                 ("campaigns", "first_injected_at", "id"),

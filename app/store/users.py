@@ -1,26 +1,23 @@
-"""Dashboard users and failed sign-in counters in the embedded store (SQL lives here)."""
+"""Dashboard users and failed sign-in counters in the store."""
 
 import sqlite3
 
 from app.core.times import now_iso
 from app.core.users import FORGET_AFTER_SECONDS, lock_seconds
-from app.store.sqlite import Store
-
-
-class EmailTaken(Exception):
-    """A dashboard user with this email is already stored."""
+from app.store.database import Database, marks
+from app.store.errors import EmailTaken
 
 
 class Users:
     """Dashboard users, and the counters that slow down password guessing."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, db: Database):
+        self.db = db
 
     def create_user(self, email: str, password_hash: str) -> dict:
         """Store a user and return it; raise EmailTaken when the email is registered."""
         try:
-            with self.store._write() as conn:
+            with self.db.write() as conn:
                 conn.execute(
                     "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)",
                     [email, password_hash, now_iso()],
@@ -31,45 +28,44 @@ class Users:
 
     def user_by_email(self, email: str) -> dict | None:
         """Return the user with this email, password hash included, or None."""
-        row = self.store.db.execute("SELECT * FROM users WHERE email = ?", [email]).fetchone()
+        row = self.db.execute("SELECT * FROM users WHERE email = ?", [email]).fetchone()
         return dict(row) if row else None
 
     def user_by_id(self, user_id: int) -> dict | None:
         """Return the user with this id, or None."""
-        row = self.store.db.execute(
+        row = self.db.execute(
             "SELECT id, email, created_at, last_sign_in_at FROM users WHERE id = ?", [user_id]
         ).fetchone()
         return dict(row) if row else None
 
     def list_users(self) -> list[dict]:
         """Return every user's email and times; never the password hash."""
-        rows = self.store.db.execute(
+        rows = self.db.execute(
             "SELECT id, email, created_at, last_sign_in_at FROM users ORDER BY email"
         )
         return [dict(row) for row in rows]
 
     def delete_user(self, email: str) -> bool:
         """Delete a user; return False when there is none with this email."""
-        with self.store._write() as conn:
+        with self.db.write() as conn:
             cursor = conn.execute("DELETE FROM users WHERE email = ?", [email])
         return cursor.rowcount == 1
 
     def note_sign_in(self, user_id: int) -> None:
         """Remember when a user last signed in."""
-        with self.store._write() as conn:
+        with self.db.write() as conn:
             conn.execute("UPDATE users SET last_sign_in_at = ? WHERE id = ?", [now_iso(), user_id])
 
     def locked_until(self, keys: list[str]) -> float:
         """Return the Unix time until which any of these keys is refused (0 when none is)."""
-        marks = ",".join("?" * len(keys))
-        row = self.store.db.execute(
-            f"SELECT max(locked_until) FROM sign_in_failures WHERE key IN ({marks})", keys
+        row = self.db.execute(
+            f"SELECT max(locked_until) FROM sign_in_failures WHERE key IN ({marks(keys)})", keys
         ).fetchone()
         return row[0] or 0
 
     def record_failure(self, keys: list[str], now: float) -> None:
         """Count a failed sign-in against each key and lock those past their free tries."""
-        with self.store._write() as conn:
+        with self.db.write() as conn:
             # Forget keys nobody failed with lately, so guessed emails do not pile up.
             conn.execute(
                 "DELETE FROM sign_in_failures WHERE last_failed_at < ? AND locked_until < ?",
@@ -92,5 +88,5 @@ class Users:
 
     def clear_failures(self, key: str) -> None:
         """Forget the failed sign-ins counted against a key."""
-        with self.store._write() as conn:
+        with self.db.write() as conn:
             conn.execute("DELETE FROM sign_in_failures WHERE key = ?", [key])

@@ -1,8 +1,8 @@
-"""Webhook endpoints and their delivery outbox in the embedded store.
+"""Webhook endpoints and their delivery outbox in the store.
 
-Part of the store (the only code that speaks SQL); mixed into ``store.Store``. Outbox rows are
-written by the hooks ``opens_stored`` and ``clicks_settled``, inside the same transaction as
-the events they announce, so an event is stored with its deliveries or not at all.
+Outbox rows are queued by ``enqueue_opens`` and ``enqueue_clicks``, which the open events and
+clicks call inside the transaction that stores what they announce, so an event is stored with
+its deliveries or not at all.
 """
 
 import json
@@ -10,6 +10,7 @@ import time
 
 from app.core import webhooks
 from app.core.times import now_iso
+from app.store.database import Database
 
 DELIVERY_COLUMNS = (
     "id, webhook_id, event_id, event_type, created_at, status, attempts, next_attempt_at, "
@@ -20,12 +21,15 @@ DELIVERY_COLUMNS = (
 class Webhooks:
     """Register endpoints, queue deliveries with events, and let workers claim and finish them."""
 
+    def __init__(self, db: Database):
+        self.db = db
+
     def create_webhook(
         self, url: str, events: list[str], include_machine: bool, description: str | None
     ) -> dict:
         """Store a new endpoint with a fresh secret and return it, secret included."""
         webhook_id = webhooks.new_webhook_id()
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO webhooks (id, url, events, include_machine, description, secret, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -77,7 +81,7 @@ class Webhooks:
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Stop an endpoint and cancel its pending deliveries; return False when unknown."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             cursor = conn.execute(
                 "UPDATE webhooks SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
                 [now_iso(), webhook_id],
@@ -91,22 +95,23 @@ class Webhooks:
 
     # The outbox, filled inside the events' own transactions
 
-    def opens_stored(self, conn, stored: list[tuple[dict, dict, int]]) -> None:
+    def enqueue_opens(self, stored: list[tuple[dict, dict, int]]) -> None:
         """Queue deliveries for newly stored open events (event, message, first human open)."""
         items = [
             (kind, event, message)
             for event, message, first_human in stored
             for kind in webhooks.open_types(event["verdict"], bool(first_human))
         ]
-        self._enqueue(conn, items)
+        self._enqueue(items)
 
-    def clicks_settled(self, conn, clicks: list[dict]) -> None:
+    def enqueue_clicks(self, clicks: list[dict]) -> None:
         """Queue deliveries for clicks given their final verdict."""
-        self._enqueue(conn, [("click", click, click) for click in clicks])
+        self._enqueue([("click", click, click) for click in clicks])
 
-    def _enqueue(self, conn, items: list[tuple[str, dict, dict]]) -> None:
+    def _enqueue(self, items: list[tuple[str, dict, dict]]) -> None:
         if not items:
             return
+        conn = self.db.conn
         endpoints = conn.execute(
             "SELECT id, events, include_machine FROM webhooks WHERE deleted_at IS NULL"
         ).fetchall()
@@ -138,7 +143,7 @@ class Webhooks:
         pending. A lease that runs out (a worker killed mid-delivery) frees the row again.
         """
         now = time.time()
-        with self._write() as conn:
+        with self.db.write() as conn:
             rows = conn.execute(
                 "SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.payload, d.attempts, "
                 "d.retry_from, w.url, w.secret FROM webhook_deliveries d "
@@ -166,7 +171,7 @@ class Webhooks:
         """Record one attempt: ``delivered``, ``failed`` (given up) or ``pending`` until
         retry_at. Returns False when another worker holds the delivery now."""
         now = now_iso()
-        with self._write() as conn:
+        with self.db.write() as conn:
             cursor = conn.execute(
                 "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, "
                 "last_attempt_at = ?, last_status = ?, last_error = ?, "
@@ -188,7 +193,7 @@ class Webhooks:
 
     def release_claims(self, owner: str) -> int:
         """Free the leases of a worker known to be dead; return how many."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             cursor = conn.execute(
                 "UPDATE webhook_deliveries SET claimed_until = NULL, claimed_by = NULL "
                 "WHERE claimed_by = ? AND status = 'pending'",
@@ -212,7 +217,7 @@ class Webhooks:
     def redeliver(self, webhook_id: str, delivery_id: int) -> dict | None:
         """Queue a delivery again at once, its retry clock restarted; None when unknown."""
         now = time.time()
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, "
                 "retry_from = ?, claimed_until = NULL, claimed_by = NULL "

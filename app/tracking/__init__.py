@@ -1,0 +1,65 @@
+"""The public fast paths and their recording: pixel, click redirect, opt-out page, spool, writer.
+
+``init_app`` mounts the pixel and click paths in front of Flask (so a request for them costs a
+token check and one append), the opt-out page, and the plain Flask GIF route the benchmarks
+measure the pixel against.
+"""
+
+from collections.abc import Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.rules.networks import networks_for
+from app.rules.storage import StoragePolicy
+from app.store import Store
+from app.tracking import optout
+from app.tracking.clicks import ClickMiddleware
+from app.tracking.pixel import GIF, GIF_HEADERS, PixelMiddleware
+from app.tracking.recorder import Recorder
+from app.tracking.writer import Writer
+
+
+def make_recorder(config: Mapping, instance_path: str, store: Store) -> Recorder:
+    """Return this process's recorder, whose writer classifies and stores spooled fetches."""
+    writer = Writer(
+        store,
+        networks=lambda: networks_for(instance_path, config),
+        scanner_window_seconds=lambda: float(config["SCANNER_WINDOW_SECONDS"]),
+        policy=StoragePolicy(
+            ip=str(config["STORE_IP"]), user_agent=str(config["STORE_USER_AGENT"])
+        ),
+    )
+    return Recorder(
+        config["DATABASE"] + "-spool",
+        writer.store_batch,
+        writer.store_counts,
+        float(config["FLUSH_SECONDS"]),
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Mount the fast paths in front of Flask, the opt-out page and the baseline route."""
+    opentrack = app.extensions["opentrack"]
+    honor_gpc = bool(app.config["HONOR_GPC"])
+    app.wsgi_app = PixelMiddleware(
+        app.wsgi_app, opentrack.signers.pixel, opentrack.recorder, honor_gpc=honor_gpc
+    )
+    app.wsgi_app = ClickMiddleware(
+        app.wsgi_app,
+        opentrack.signers.click,
+        opentrack.recorder,
+        opentrack.store,
+        honor_gpc=honor_gpc,
+    )
+    hops = int(app.config["PROXY_HOPS"])
+    if hops > 0:
+        # x_proto too, so that a session cookie behind a TLS proxy is marked Secure.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    app.register_blueprint(optout.bp)
+    app.add_url_rule("/bare.gif", "bare_gif", bare_gif)
+
+
+def bare_gif():
+    """Return the pixel's GIF from a plain Flask route: the benchmarks' baseline."""
+    return GIF, 200, GIF_HEADERS

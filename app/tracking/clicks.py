@@ -1,29 +1,26 @@
-"""Click tracking: rewrite links at injection, redirect signed click URLs, store the clicks.
+"""The click redirect: answer signed click URLs at once and spool the click.
 
 ``/c/<token>`` is served in front of Flask, like the pixel. The token is signed and names a
 message and one of its campaign's stored links, so the redirect only ever leads to a URL that
 was in the HTML we were given: a forged, altered or unknown token gets a plain 404 page and
 no redirect. A valid click is appended to the same spool as pixel fetches (its ninth element
-says it is a click), answered at once, and stored and judged by the writer thread.
+says it is a click), answered at once, and judged and stored by ``tracking.writer``. Links
+are rewritten at injection by ``core.injection``.
 """
 
 import html
 import logging
-import time
 
 from werkzeug.urls import iri_to_uri
 
 from app.core import links
-from app.core.times import from_iso, to_iso
-from app.core.tokens import mint_click_token, read_click_token
-from app.rules.classify import Fetch, classify
-from app.rules.clicks import BURST_SECONDS, click_verdict
-from app.tracking.pixel import spool_line
+from app.core.paths import CLICK_PREFIX
+from app.core.tokens import read_click_token
 from app.tracking.recorder import Recorder
+from app.tracking.spool import spool_line
 
 log = logging.getLogger(__name__)
 
-CLICK_PREFIX = "/c/"
 NOT_FOUND = (
     b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
     b"<p>This link is not valid. Nothing was redirected.</p>\n"
@@ -116,101 +113,3 @@ class ClickMiddleware:
         """Append a click to the spool."""
         line = spool_line(environ, message_id, method, self.honor_gpc, {"click": link_id})
         self.recorder.append(line)
-
-
-def is_click(line: list) -> bool:
-    """Return whether a spool line is a click rather than a pixel fetch."""
-    return len(line) > 8 and isinstance(line[8], dict) and "click" in line[8]
-
-
-def split_lines(lines: list[list]) -> tuple[list[list], list[list]]:
-    """Return (pixel fetches, clicks) of a batch of spool lines."""
-    fetches, clicks = [], []
-    for line in lines:
-        (clicks if is_click(line) else fetches).append(line)
-    return fetches, clicks
-
-
-def record_clicks(store, lines: list[list], networks, window: float, policy) -> int:
-    """Judge spooled clicks for now, store them, and settle those old enough; return stored."""
-    stored = 0
-    if lines:
-        injected = store.injected_times(line[1] for line in lines)
-        clicks = []
-        for line in lines:
-            key, message_id, timestamp, ip, user_agent, method = line[:6]
-            if message_id not in injected:
-                continue
-            since = round(timestamp - from_iso(injected[message_id]), 3)
-            fetch = Fetch(user_agent=user_agent, ip=ip, method=method, seconds_since_send=since)
-            verdict = classify(fetch, networks, window).as_dict()
-            verdict["verdict"], verdict["source"], verdict["reason"] = click_verdict(
-                verdict, method, since, window
-            )
-            click = {
-                "event_key": key,
-                "message_id": message_id,
-                "link_id": line[8]["click"],
-                "at": to_iso(timestamp),
-                "ip": ip,
-                "user_agent": user_agent,
-                "method": method,
-                "x_requested_with": None,
-                "sec_purpose": None,
-                "seconds_since_send": since,
-                **verdict,
-            }
-            clicks.append(policy.apply(click, private=bool(line[8].get("private"))))
-        stored = store.store_clicks(clicks)
-    settle(store)
-    return stored
-
-
-def settle(store, now: float | None = None) -> int:
-    """Settle every click old enough that no burst it belongs to can still grow; return how
-    many."""
-    before = to_iso((time.time() if now is None else now) - BURST_SECONDS)
-    settled = total = store.settle_clicks(before)
-    while settled:
-        settled = store.settle_clicks(before)
-        total += settled
-    return total
-
-
-class ClickLinks:
-    """Rewrite the links of one inject call's HTML bodies into click URLs."""
-
-    def __init__(self, store, serializer, campaign_id: str, base_url: str, enabled: bool):
-        self.store = store
-        self.serializer = serializer
-        self.campaign_id = campaign_id
-        self.prefix = base_url + CLICK_PREFIX
-        self.enabled = enabled
-        self._found: dict[int, tuple[str, list[links.Link]]] = {}
-        self._ids: dict[str, int] = {}
-
-    def register(self, documents: list[str]) -> None:
-        """Find the links of every distinct document and store their URLs, in one go."""
-        if not self.enabled:
-            return
-        urls = []
-        for document in documents:
-            if id(document) not in self._found:
-                found = links.find_links(document, skip_prefix=self.prefix)
-                # The document is kept with its links, so its id() cannot be reused meanwhile.
-                self._found[id(document)] = (document, found)
-                urls += [link.url for link in found]
-        if urls:
-            self._ids = self.store.register_links(self.campaign_id, urls)
-
-    def rewrite(self, document: str, message_id: str, position: int) -> tuple[str, int]:
-        """Return the document with its links as this message's click URLs, and where the
-        pixel position moved to."""
-        if not self.enabled or id(document) not in self._found:
-            return document, position
-        found = self._found[id(document)][1]
-        urls = [
-            self.prefix + mint_click_token(self.serializer, message_id, self._ids[link.url])
-            for link in found
-        ]
-        return links.replace_links(document, found, urls, position)

@@ -7,11 +7,11 @@ returns the same GIF without recording: a health check, and the baseline that
 """
 
 import logging
-import time
-import uuid
 
+from app.core.paths import PING_PATH, PIXEL_PREFIX
 from app.core.tokens import read_token
 from app.tracking.recorder import Recorder
+from app.tracking.spool import spool_line
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,6 @@ GIF_HEADERS = [
     ("Pragma", "no-cache"),
     ("Expires", "0"),
 ]
-PIXEL_PREFIX = "/o/"
-PING_PATH = "/ping.gif"
-# Longer values are cut: enough for any real user agent, bounded for a hostile one.
-MAX_USER_AGENT = 1024
-MAX_HEADER = 200
-
-
-def pixel_path(token: str) -> str:
-    """Return the path of the pixel for a token."""
-    return f"{PIXEL_PREFIX}{token}.gif"
 
 
 class PixelMiddleware:
@@ -74,34 +64,3 @@ class PixelMiddleware:
             self.recorder.count("pixel_other_method")
             return
         self.recorder.append(spool_line(environ, message_id, method, self.honor_gpc))
-
-
-def spool_line(
-    environ: dict, message_id: str, method: str, honor_gpc: bool, extras: dict | None = None
-) -> list:
-    """Return the spool line of one fetch (of a pixel, or of a click with its extras).
-
-    [key, message id, time, IP, user agent, method, X-Requested-With, purpose], and a ninth
-    element with extras when there are any: "private" keeps the fetch as a count only (the
-    client sent Sec-GPC or DNT and we honour it), "click" names the clicked link.
-    """
-    purpose = environ.get("HTTP_SEC_PURPOSE") or environ.get("HTTP_PURPOSE")
-    line = [
-        uuid.uuid4().hex,
-        message_id,
-        time.time(),
-        environ.get("REMOTE_ADDR"),
-        environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
-        method,
-        (environ.get("HTTP_X_REQUESTED_WITH") or "")[:MAX_HEADER] or None,
-        (purpose or "")[:MAX_HEADER] or None,
-    ]
-    extras = dict(extras or {})
-    if honor_gpc and "1" in (
-        environ.get("HTTP_SEC_GPC", "").strip(),
-        environ.get("HTTP_DNT", "").strip(),
-    ):
-        extras["private"] = 1
-    if extras:
-        line.append(extras)
-    return line

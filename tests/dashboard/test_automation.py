@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app import dashboard
-from app.tracking.clicks import settle
+from app.tracking.writer import settle
 
 PASSWORD = "a long password"
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"

@@ -12,8 +12,7 @@ from gunicorn_server import Server
 
 from app import create_app
 from app.core.users import hash_password
-from app.store.sqlite import Store
-from app.store.users import Users
+from app.store import Store
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -78,7 +77,7 @@ def server(tmp_path_factory, request):
         request.addfinalizer(patch.undo)
     server = Server(root / "instance", env)
     store = Store(str(root / "instance" / "opentrack.db"))
-    Users(store).create_user(EMAIL, hash_password(PASSWORD))
+    store.create_user(EMAIL, hash_password(PASSWORD))
     store.close()
     yield server
     server.stop()

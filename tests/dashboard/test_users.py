@@ -21,8 +21,8 @@ def app(app):
 
 @pytest.fixture
 def users(app):
-    """The dashboard's users and sign-in counters."""
-    return app.extensions["opentrack_dashboard"].users
+    """The store, which keeps the dashboard's users and sign-in counters."""
+    return app.extensions["opentrack"].store
 
 
 def test_passwords_are_salted_scrypt_hashes():

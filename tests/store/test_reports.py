@@ -1,13 +1,12 @@
 import pytest
 
 from app.core.times import from_iso, to_iso
-from app.store.reports import Reports
 
 
 @pytest.fixture
 def reports(store):
     """The dashboard's report queries over a fresh store."""
-    return Reports(store)
+    return store
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from itsdangerous import URLSafeSerializer
 from app import create_app
 from app.core.tokens import CLICK_SALT, mint_click_token
 from app.rules.clicks import click_verdict, settle_verdict
-from app.tracking.clicks import settle
-from app.tracking.opens import reclassify
+from app.tracking.reclassify import reclassify
+from app.tracking.writer import settle
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
 IPHONE = (
@@ -109,9 +109,9 @@ def test_open_redirect_attempts_get_a_plain_404(app, client, auth, campaign, sto
     token = path[len("/c/") :]
     serializer = URLSafeSerializer(["someone-elses-secret"], salt=CLICK_SALT)
     pixel_token = message["pixel_url"].split("/o/")[1].removesuffix(".gif")
-    ours = app.extensions["opentrack"].click_serializer
+    ours = app.extensions["opentrack"].signers.click
     # A javascript: URL can only be in the database by tampering with it: still no redirect.
-    with store._write() as conn:
+    with store.db.write() as conn:
         conn.execute(
             "INSERT INTO links (id, campaign_id, url, created_at) "
             "VALUES (999, 'nov-news', 'javascript:alert(1)', 'x')"

@@ -4,8 +4,9 @@ import time
 
 import pytest
 
+from app.rules.bursts import BurstTracker
 from app.rules.storage import truncate_ip
-from app.tracking.opens import BurstTracker, reclassify
+from app.tracking.reclassify import reclassify
 
 HTML = "<body>x</body>"
 IPHONE = (
@@ -94,13 +95,13 @@ def test_reclassify_rebuilds_exactly_what_the_pixel_path_counted(
 
 
 def test_reclassify_applies_changed_rules(client, auth, store, opened_campaign, monkeypatch):
-    import app.tracking.opens
+    import app.tracking.reclassify
     from app.rules.classify import Verdict
 
     def everything_is_a_bot(fetch, networks=None, window=60):
         return Verdict("unknown", None, "unknown", "unknown", "machine", "bot", "test rule")
 
-    monkeypatch.setattr(app.tracking.opens, "classify", everything_is_a_bot)
+    monkeypatch.setattr(app.tracking.reclassify, "classify", everything_is_a_bot)
     result = reclassify(store, None, 60)
     assert result["changed"] == 11
     numbers = stats(client, auth)

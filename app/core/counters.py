@@ -1,0 +1,106 @@
+"""How new open events move message states and campaign counters; pure.
+
+The store reads the messages a batch of events belongs to, hands them here with the new events,
+and writes back what this returns, all in one transaction.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from app.core.stats import message_state
+from app.core.times import hour_of
+
+# The dimensions a campaign's opens are broken down by.
+DIMENSIONS = ("client", "os", "device", "country", "source")
+
+
+def campaign_delta() -> dict:
+    """Return a campaign's counter changes before any event is counted."""
+    return {
+        "fetched": 0,
+        "opened": 0,
+        "unknown": 0,
+        "total_opens": 0,
+        "human_opens": 0,
+        "machine_opens": 0,
+        "first": None,
+        "last": None,
+    }
+
+
+@dataclass
+class Tally:
+    """What a batch of new open events changes, ready to be written."""
+
+    # Campaign id -> counter changes (campaign_delta's keys).
+    campaigns: dict[str, dict] = field(default_factory=lambda: defaultdict(campaign_delta))
+    # (campaign, hour) -> [human, machine] opens.
+    hours: dict[tuple[str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0])
+    )
+    # (campaign, dimension, value) -> [opens, human opens, machine opens, openers].
+    parts: dict[tuple[str, str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0])
+    )
+    # Ids of the messages whose rows changed.
+    touched: set[str] = field(default_factory=set)
+    # Per event, in order: 1 when it is its message's first human open.
+    first_human: list[int] = field(default_factory=list)
+
+
+def tally(events: list[dict], messages: dict[str, dict]) -> Tally:
+    """Count new events (each naming a message of ``messages``), in order.
+
+    The message rows are updated in place (counts, times, state); the returned Tally holds the
+    campaign, hour and breakdown changes.
+    """
+    result = Tally()
+    for event in events:
+        message = messages[event["message_id"]]
+        campaign_id = message["campaign_id"]
+        first_human = count_event(message, event, result.campaigns[campaign_id])
+        result.touched.add(message["id"])
+        result.first_human.append(first_human)
+        human = event["verdict"] == "human"
+        result.hours[(campaign_id, hour_of(event["at"]))][0 if human else 1] += 1
+        for dimension in DIMENSIONS:
+            counts = result.parts[(campaign_id, dimension, event.get(dimension) or "unknown")]
+            counts[0] += 1
+            counts[1 if human else 2] += 1
+            counts[3] += first_human
+    return result
+
+
+def count_event(message: dict, event: dict, delta: dict) -> int:
+    """Apply one new event to its message row and its campaign's counter changes.
+
+    Returns 1 when the event is the message's first human open, else 0.
+    """
+    at = event["at"]
+    old_state = message["state"]
+    if message["opens"] == 0:
+        delta["fetched"] += 1
+    message["opens"] += 1
+    delta["total_opens"] += 1
+    if event["verdict"] == "human":
+        message["human_opens"] += 1
+        delta["human_opens"] += 1
+        message["first_open_at"] = min(filter(None, [message["first_open_at"], at]))
+    else:
+        message["machine_opens"] += 1
+        delta["machine_opens"] += 1
+    if event["source"] == "apple_mpp":
+        message["mpp_opens"] += 1
+    message["first_fetch_at"] = min(filter(None, [message["first_fetch_at"], at]))
+    if message["last_open_at"] is None or at >= message["last_open_at"]:
+        message["last_open_at"] = at
+        message["last_client"] = event.get("client")
+    new_state = message_state(message["human_opens"], message["mpp_opens"])
+    if new_state != old_state:
+        message["state"] = new_state
+        for state, step in ((old_state, -1), (new_state, 1)):
+            if state in ("opened", "unknown"):
+                delta[state] += step
+    delta["first"] = min(filter(None, [delta["first"], at]))
+    delta["last"] = max(filter(None, [delta["last"], at]))
+    return int(event["verdict"] == "human" and message["human_opens"] == 1)

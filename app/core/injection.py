@@ -1,0 +1,134 @@
+"""The inject use case: register each recipient's message and return their HTML, tracked.
+
+For every message of a call: mint its signed tokens, rewrite its links into click URLs when
+click tracking is on, add the pixel before the last real ``</body>``, and fill in the opt-out
+URL. Callable without Flask: the store and the signers are handed in.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from itsdangerous import URLSafeSerializer
+
+from app.core import inject, links
+from app.core.paths import CLICK_PREFIX, optout_path, pixel_path
+from app.core.tokens import mint_click_token, mint_token
+
+
+class InjectStore(Protocol):
+    """What injecting needs of the store."""
+
+    def register_messages(
+        self, campaign_id: str, recipients: list[tuple[str, dict | None, bool]]
+    ) -> list[dict]: ...
+
+    def register_links(self, campaign_id: str, urls: list[str]) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True)
+class Signers:
+    """The serializers that sign the tokens going out in an email (one salt each)."""
+
+    pixel: URLSafeSerializer
+    optout: URLSafeSerializer
+    click: URLSafeSerializer
+
+
+@dataclass(frozen=True)
+class InjectItem:
+    """One message an inject call asks for."""
+
+    recipient: str
+    metadata: dict | None
+    html: str
+    track: bool
+
+
+def inject_messages(
+    store: InjectStore,
+    signers: Signers,
+    campaign_id: str,
+    items: list[InjectItem],
+    base_url: str,
+    track_clicks: bool,
+) -> list[dict]:
+    """Register the items' messages and return each with its tracked HTML, in order."""
+    messages = store.register_messages(
+        campaign_id, [(item.recipient, item.metadata, item.track) for item in items]
+    )
+    pairs = list(zip(messages, items, strict=True))
+    click_links = ClickLinks(store, signers.click, campaign_id, base_url, track_clicks)
+    click_links.register([item.html for message, item in pairs if message["tracked"]])
+    positions: dict[int, int] = {}
+    results = []
+    for message, item in pairs:
+        html = item.html
+        optout_url = base_url + optout_path(mint_token(signers.optout, message["id"]))
+        url = None
+        if message["tracked"]:
+            url = base_url + pixel_path(mint_token(signers.pixel, message["id"]))
+            # A shared HTML body is scanned for its </body> once, not once per recipient.
+            if id(html) not in positions:
+                positions[id(html)] = inject.find_pixel_position(html)
+            html, position = click_links.rewrite(html, message["id"], positions[id(html)])
+            html = inject.add_pixel(html, url, position)
+        results.append(
+            {
+                "message_id": message["id"],
+                "campaign_id": campaign_id,
+                "recipient": message["recipient"],
+                "metadata": message["metadata"],
+                "injected_at": message["injected_at"],
+                "tracked": message["tracked"],
+                "pixel_url": url,
+                "optout_url": optout_url,
+                "html": inject.fill_optout_url(html, optout_url),
+            }
+        )
+    return results
+
+
+class ClickLinks:
+    """Rewrite the links of one inject call's HTML bodies into click URLs."""
+
+    def __init__(
+        self,
+        store: InjectStore,
+        serializer: URLSafeSerializer,
+        campaign_id: str,
+        base_url: str,
+        enabled: bool,
+    ):
+        self.store = store
+        self.serializer = serializer
+        self.campaign_id = campaign_id
+        self.prefix = base_url + CLICK_PREFIX
+        self.enabled = enabled
+        self._found: dict[int, tuple[str, list[links.Link]]] = {}
+        self._ids: dict[str, int] = {}
+
+    def register(self, documents: list[str]) -> None:
+        """Find the links of every distinct document and store their URLs, in one go."""
+        if not self.enabled:
+            return
+        urls = []
+        for document in documents:
+            if id(document) not in self._found:
+                found = links.find_links(document, skip_prefix=self.prefix)
+                # The document is kept with its links, so its id() cannot be reused meanwhile.
+                self._found[id(document)] = (document, found)
+                urls += [link.url for link in found]
+        if urls:
+            self._ids = self.store.register_links(self.campaign_id, urls)
+
+    def rewrite(self, document: str, message_id: str, position: int) -> tuple[str, int]:
+        """Return the document with its links as this message's click URLs, and where the
+        pixel position moved to."""
+        if not self.enabled or id(document) not in self._found:
+            return document, position
+        found = self._found[id(document)][1]
+        urls = [
+            self.prefix + mint_click_token(self.serializer, message_id, self._ids[link.url])
+            for link in found
+        ]
+        return links.replace_links(document, found, urls, position)

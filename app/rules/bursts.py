@@ -1,0 +1,50 @@
+"""Bursts: one network fetching many different messages' pixels within seconds; pure.
+
+A person opens one email at a time; a security gateway scanning a delivery, or a bot walking
+a list, fetches many within seconds from one network.
+"""
+
+from collections import Counter, defaultdict, deque
+
+from app.rules.storage import truncate_ip
+
+# A burst: this many different messages fetched from one network within BURST_SECONDS.
+BURST_MESSAGES = 10
+BURST_SECONDS = 5.0
+
+
+class BurstTracker:
+    """Notice one network (IPv4 /24, IPv6 /48) fetching many messages' pixels within seconds.
+
+    Each web worker sees only its share of the traffic, so a burst is noticed per process:
+    with several workers it takes a little longer to trip, never falsely sooner.
+    """
+
+    def __init__(self, messages: int = BURST_MESSAGES, seconds: float = BURST_SECONDS):
+        self.messages = messages
+        self.seconds = seconds
+        # Per network: the recent (time, message) fetches, and how often each message is in them.
+        self._recent: dict[str, deque] = defaultdict(deque)
+        self._counts: dict[str, Counter] = defaultdict(Counter)
+
+    def is_burst(self, ip: str | None, message_id: str, timestamp: float) -> bool:
+        """Record a fetch and return whether its network is in a burst."""
+        network = truncate_ip(ip)
+        if network is None:
+            return False
+        recent, counts = self._recent[network], self._counts[network]
+        recent.append((timestamp, message_id))
+        counts[message_id] += 1
+        while recent and recent[0][0] < timestamp - self.seconds:
+            _, old = recent.popleft()
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
+        if len(self._recent) > 10_000:
+            self._forget_idle(timestamp)
+        return len(counts) >= self.messages
+
+    def _forget_idle(self, now: float) -> None:
+        for network in [n for n, q in self._recent.items() if not q or q[-1][0] < now - 60]:
+            del self._recent[network]
+            del self._counts[network]

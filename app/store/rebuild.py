@@ -1,0 +1,83 @@
+"""Rebuilding message states and campaign counters from stored events, in SQL.
+
+The same rules as ``core.counters``, re-run over the raw facts after ``opentrack reclassify``.
+"""
+
+from app.core.counters import DIMENSIONS
+from app.store.database import Database
+
+
+def rebuild_counters(db: Database, campaign_id: str) -> None:
+    """Recompute a campaign's message states and counters from its stored events."""
+    with db.write() as conn:
+        conn.execute(REBUILD_MESSAGES, {"campaign": campaign_id})
+        conn.execute(REBUILD_STATES, {"campaign": campaign_id})
+        conn.execute(REBUILD_CAMPAIGN, {"campaign": campaign_id})
+        conn.execute("DELETE FROM campaign_hours WHERE campaign_id = ?", [campaign_id])
+        conn.execute(REBUILD_HOURS, {"campaign": campaign_id})
+        conn.execute("DELETE FROM campaign_breakdowns WHERE campaign_id = ?", [campaign_id])
+        for dimension in DIMENSIONS:
+            conn.execute(
+                REBUILD_BREAKDOWN.format(column=dimension),
+                {"campaign": campaign_id, "dimension": dimension},
+            )
+
+
+# The same rules as core.counters.count_event.
+REBUILD_MESSAGES = """
+UPDATE messages SET
+  opens = (SELECT count(*) FROM events e WHERE e.message_id = messages.id),
+  human_opens = (SELECT count(*) FROM events e
+                 WHERE e.message_id = messages.id AND e.verdict = 'human'),
+  machine_opens = (SELECT count(*) FROM events e
+                   WHERE e.message_id = messages.id AND e.verdict != 'human'),
+  mpp_opens = (SELECT count(*) FROM events e
+               WHERE e.message_id = messages.id AND e.source = 'apple_mpp'),
+  first_fetch_at = (SELECT min(at) FROM events e WHERE e.message_id = messages.id),
+  first_open_at = (SELECT min(at) FROM events e
+                   WHERE e.message_id = messages.id AND e.verdict = 'human'),
+  last_open_at = (SELECT max(at) FROM events e WHERE e.message_id = messages.id),
+  last_client = (SELECT client FROM events e WHERE e.message_id = messages.id
+                 ORDER BY at DESC, id DESC LIMIT 1)
+WHERE campaign_id = :campaign AND tracked;
+"""
+# A separate statement: SQLite computes every SET expression from the row's old values.
+REBUILD_STATES = """
+UPDATE messages SET state = CASE WHEN human_opens > 0 THEN 'opened'
+                                 WHEN mpp_opens > 0 THEN 'unknown'
+                                 ELSE 'not_opened' END
+WHERE campaign_id = :campaign AND tracked;
+"""
+REBUILD_CAMPAIGN = """
+UPDATE campaigns SET
+  fetched = (SELECT count(*) FROM messages WHERE campaign_id = :campaign AND opens > 0),
+  opened = (SELECT count(*) FROM messages WHERE campaign_id = :campaign AND state = 'opened'),
+  unknown = (SELECT count(*) FROM messages WHERE campaign_id = :campaign AND state = 'unknown'),
+  total_opens = (SELECT count(*) FROM events WHERE campaign_id = :campaign),
+  human_opens = (SELECT count(*) FROM events
+                 WHERE campaign_id = :campaign AND verdict = 'human'),
+  machine_opens = (SELECT count(*) FROM events
+                   WHERE campaign_id = :campaign AND verdict != 'human'),
+  first_open_at = (SELECT min(at) FROM events WHERE campaign_id = :campaign),
+  last_open_at = (SELECT max(at) FROM events WHERE campaign_id = :campaign)
+WHERE id = :campaign;
+"""
+REBUILD_HOURS = """
+INSERT INTO campaign_hours (campaign_id, hour, human, machine)
+SELECT campaign_id, substr(at, 1, 13) || ':00:00Z',
+       sum(verdict = 'human'), sum(verdict != 'human')
+FROM events WHERE campaign_id = :campaign GROUP BY 2;
+"""
+REBUILD_BREAKDOWN = """
+INSERT INTO campaign_breakdowns
+  (campaign_id, dimension, value, opens, human_opens, machine_opens, openers)
+SELECT :campaign, :dimension, coalesce(nullif({column}, ''), 'unknown'), count(*),
+       sum(verdict = 'human'), sum(verdict != 'human'), sum(first_human)
+FROM (
+  SELECT {column}, verdict,
+         verdict = 'human' AND row_number() OVER (
+           PARTITION BY message_id, verdict = 'human' ORDER BY at, id) = 1 AS first_human
+  FROM events WHERE campaign_id = :campaign
+)
+GROUP BY 3;
+"""
