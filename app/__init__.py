@@ -15,7 +15,7 @@ from app.core.injection import Signers
 from app.core.tokens import click_serializer, new_secret, optout_serializer, pixel_serializer
 from app.services import Opentrack
 from app.settings import coerce, defaults
-from app.store import Store
+from app.store import Store, is_server_database
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -56,7 +56,18 @@ def configure(app: Flask, test_config: dict | None) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     config = app.config
     config["DATABASE"] = config["DATABASE"] or os.path.join(app.instance_path, "opentrack.db")
+    shared = is_server_database(config["DATABASE"])
+    if shared and not config["SECRET_KEYS"]:
+        # Each host would generate a secret of its own, and a token minted on one would be a
+        # bad token on the others, silently.
+        raise ValueError(
+            "OPENTRACK_SECRET_KEYS is required with a PostgreSQL database: set the same "
+            "comma-separated secrets on every instance"
+        )
     config["SECRET_KEYS"] = secret_keys(config["SECRET_KEYS"], app.instance_path)
+    config["SPOOL_DIR"] = config["SPOOL_DIR"] or (
+        os.path.join(app.instance_path, "spool") if shared else config["DATABASE"] + "-spool"
+    )
     config["SECRET_KEY"] = config["SECRET_KEYS"][-1]
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_REQUEST_BYTES"])
 

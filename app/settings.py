@@ -10,11 +10,22 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "Folder for the database, generated secret, spool and network data; "
         "default `instance/` beside the `app` package.",
     ),
-    "DATABASE": (None, "Path of the SQLite database; default `<instance>/opentrack.db`."),
+    "DATABASE": (
+        None,
+        "Path of the SQLite database (default `<instance>/opentrack.db`), or a "
+        "`postgresql://user:pass@host:port/db` URL to use PostgreSQL.",
+    ),
+    "SPOOL_DIR": (
+        None,
+        "Folder of this instance's spool of pixel fetches not yet stored: persistent storage "
+        "of its own per instance. Default: `<database>-spool` beside a SQLite file, "
+        "`<instance>/spool` on PostgreSQL.",
+    ),
     "SECRET_KEYS": (
         None,
         "Comma-separated signing secrets; the last signs, all verify. "
-        "Default: generated once into `<instance>/secret_keys`.",
+        "Default: generated once into `<instance>/secret_keys`; required on PostgreSQL, where "
+        "every instance must sign alike.",
     ),
     "BASE_URL": (
         None,

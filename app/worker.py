@@ -10,8 +10,7 @@ recording; the receiver sees the same event id both times.
 
 import http.client
 import logging
-import os
-import socket
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,8 +24,6 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 CONCURRENCY = 8
-# Look for leases held by dead workers on this host this often.
-DEAD_SCAN_SECONDS = 10.0
 # With OPENTRACK_RETENTION_DAYS set, raw details are purged at start and then daily.
 PURGE_EVERY_SECONDS = 86400
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -81,12 +78,14 @@ class DeliveryWorker:
         self.allow_private = allow_private
         self.retry_seconds = retry_hours * 3600
         self.backoff = backoff
-        self.host = socket.gethostname()
-        self.owner = f"{self.host}:{os.getpid()}"
-        # Long enough that a living worker's slowest delivery never outlasts its lease.
-        self.lease_seconds = timeout * 2 + 30
+        # A random id, not host:pid: workers on many hosts share the outbox, and a dead one's
+        # leases are taken over by whoever finds them expired.
+        self.owner = "worker-" + secrets.token_hex(8)
+        # Longer than a living worker's delivery takes (it gives up after the timeout), short
+        # enough that a dead worker's deliveries are soon sent by another. Should a delivery
+        # outlast its lease, it may be sent twice, with the same event id.
+        self.lease_seconds = timeout + 10
         self.pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="opentrack-delivery")
-        self._last_dead_scan = 0.0
         self.retention_days = retention_days
         self._last_purge = None
 
@@ -106,8 +105,6 @@ class DeliveryWorker:
         """Settle old-enough clicks, then send one round of due deliveries; return how many."""
         settle(self.store)
         self.purge_if_due()
-        if time.monotonic() - self._last_dead_scan > DEAD_SCAN_SECONDS:
-            self.release_dead()
         claimed = self.store.claim_deliveries(self.owner, self.lease_seconds, CONCURRENCY * 4)
         list(self.pool.map(self.deliver, claimed))
         return len(claimed)
@@ -126,16 +123,6 @@ class DeliveryWorker:
             "retention: stripped raw details from %d opens and clicks before %s", purged, cutoff
         )
         return purged
-
-    def release_dead(self) -> int:
-        """Free the leases of workers on this host that are no longer running."""
-        self._last_dead_scan = time.monotonic()
-        released = 0
-        for owner in self.store.claim_owners(self.host + ":"):
-            pid = owner.rsplit(":", 1)[1]
-            if owner != self.owner and pid.isdigit() and not _alive(int(pid)):
-                released += self.store.release_claims(owner)
-        return released
 
     def deliver(self, delivery: dict) -> str:
         """Send one claimed delivery and record the outcome; return the new status."""
@@ -176,13 +163,3 @@ class DeliveryWorker:
             )
         self.store.finish_delivery(delivery["id"], self.owner, status, status_code, error, retry_at)
         return status
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

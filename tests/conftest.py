@@ -1,6 +1,112 @@
+import contextlib
+import os
+import secrets
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 import pytest
 
 from app import create_app
+
+# The whole suite runs on either storage engine: SQLite files (the default) or schemas on a
+# PostgreSQL server (`--engine postgresql`, the server's URL in OPENTRACK_TEST_DATABASE;
+# scripts/test starts a throwaway one with scripts/pg). On PostgreSQL every test gets a fresh
+# schema through OPENTRACK_DATABASE, so each create_app and each gunicorn or `opentrack`
+# subprocess (they inherit the environment) works in a database of its own, as on SQLite.
+ENGINES = ("sqlite", "postgresql")
+TEST_SECRET = "opentrack-test-secret"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--engine",
+        choices=ENGINES,
+        default="sqlite",
+        help="storage engine to run the tests on; postgresql reads the server URL from "
+        "OPENTRACK_TEST_DATABASE",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("engine") == "postgresql" and not os.environ.get("OPENTRACK_TEST_DATABASE"):
+        raise pytest.UsageError(
+            "--engine postgresql needs OPENTRACK_TEST_DATABASE, the URL of a PostgreSQL server "
+            "the tests may create schemas in (postgresql://user@127.0.0.1:PORT/db); "
+            "`scripts/pg start DIR` starts a throwaway one and prints its URL"
+        )
+
+
+def pytest_collection_modifyitems(config, items):
+    engine = config.getoption("engine")
+    for item in items:
+        for other in ENGINES:
+            if other != engine and item.get_closest_marker(f"{other}_only"):
+                item.add_marker(pytest.mark.skip(reason=f"{other} only; running on {engine}"))
+
+
+@pytest.fixture(scope="session")
+def engine(request) -> str:
+    """The storage engine this run is on: "sqlite" or "postgresql"."""
+    return request.config.getoption("engine")
+
+
+@pytest.fixture(scope="session")
+def _pg_admin(engine):
+    """One connection to the test server that makes and drops the schemas; None on SQLite."""
+    if engine != "postgresql":
+        yield None
+        return
+    import psycopg
+
+    with psycopg.connect(os.environ["OPENTRACK_TEST_DATABASE"], autocommit=True) as conn:
+        # Dropping a schema still in use gives up instead of hanging the run.
+        conn.execute("SET lock_timeout = '2s'")
+        yield conn
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """Return the database URL with `schema` first in the search path of its connections."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["options"] = f"{query.get('options', '')} -csearch_path={schema}".strip()
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _schema_scope(admin, patch: pytest.MonkeyPatch):
+    """Make a fresh schema and point OPENTRACK_DATABASE at it; drop it when done."""
+    if admin is None:
+        yield None
+        return
+    from psycopg import Error, sql
+
+    schema = f"t_{secrets.token_hex(6)}"
+    name = sql.Identifier(schema)
+    admin.execute(sql.SQL("CREATE SCHEMA {}").format(name))
+    patch.setenv(
+        "OPENTRACK_DATABASE", with_search_path(os.environ["OPENTRACK_TEST_DATABASE"], schema)
+    )
+    # On PostgreSQL the app refuses to start without OPENTRACK_SECRET_KEYS: processes sharing
+    # one database need not share an instance folder to keep a generated secret in.
+    if not os.environ.get("OPENTRACK_SECRET_KEYS"):
+        patch.setenv("OPENTRACK_SECRET_KEYS", TEST_SECRET)
+    try:
+        yield schema
+    finally:
+        # Still locked by a connection some test left open: it dies with the throwaway server.
+        with contextlib.suppress(Error):
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(name))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_schema(_pg_admin):
+    """A schema for the module-scoped fixtures (the gunicorn servers of the e2e tests)."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield from _schema_scope(_pg_admin, patch)
+
+
+@pytest.fixture(autouse=True)
+def _test_schema(_pg_admin, monkeypatch):
+    """A fresh schema for each test: its own database, as a fresh SQLite file would be."""
+    yield from _schema_scope(_pg_admin, monkeypatch)
 
 
 @pytest.fixture
@@ -9,6 +115,8 @@ def app(tmp_path):
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance")})
     yield app
     app.extensions["opentrack"].recorder.stop()
+    # On PostgreSQL this gives back the pool's connections before the test's schema is dropped.
+    app.extensions["opentrack"].store.close()
 
 
 @pytest.fixture

@@ -55,3 +55,14 @@ def delete_user(email: str) -> None:
     if not store().delete_user(email.strip().lower()):
         raise click.ClickException(f"no dashboard user with email '{email}'")
     click.echo(f"Deleted dashboard user {email}.", err=True)
+
+
+@users.command("sign-out")
+@click.argument("email")
+def sign_out_user(email: str) -> None:
+    """End every dashboard session of the user with this EMAIL, on every host."""
+    user = store().user_by_email(email.strip().lower())
+    if user is None:
+        raise click.ClickException(f"no dashboard user with email '{email}'")
+    ended = store().end_user_sessions(user["id"])
+    click.echo(f"Ended {ended} session(s) of {email}.", err=True)

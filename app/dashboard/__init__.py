@@ -19,8 +19,7 @@ from app.dashboard import (  # noqa: F401
     messages,
     webhooks,
 )
-
-SESSION_DAYS = 7
+from app.dashboard.base import SESSION_DAYS
 
 
 class DashboardSessions(SecureCookieSessionInterface):

@@ -7,7 +7,7 @@ import time
 from flask import g, redirect, render_template, request, session, url_for
 
 from app.core.users import password_matches, throttle_keys
-from app.dashboard.base import bp, safe_next
+from app.dashboard.base import SESSION_DAYS, bp, safe_next
 from app.services import store
 
 
@@ -45,13 +45,23 @@ def sign_in():
     # A fresh session on sign-in: nothing chosen before it (a planted cookie) carries over.
     session.clear()
     session.permanent = True
-    session["user_id"] = user["id"]
+    session["session"] = store().start_session(user["id"], SESSION_DAYS * 86400)
     session["csrf"] = secrets.token_urlsafe(32)
     return redirect(safe_next(next_path))
 
 
 @bp.post("/logout")
 def sign_out():
-    """Sign out and forget the session."""
+    """Sign out: end the session on every host, and forget the cookie."""
+    if "session" in session:
+        store().end_session(session["session"])
+    session.clear()
+    return redirect(url_for("dashboard.sign_in"))
+
+
+@bp.post("/logout-everywhere")
+def sign_out_everywhere():
+    """End every session of the signed-in user, on every device, this one included."""
+    store().end_user_sessions(g.user["id"])
     session.clear()
     return redirect(url_for("dashboard.sign_in"))

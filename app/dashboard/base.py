@@ -26,6 +26,8 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 PUBLIC_ENDPOINTS = {"dashboard.sign_in"}
 PAGE_SIZE = 50
+# A session ends this long after sign-in, or at sign-out, whichever comes first.
+SESSION_DAYS = 7
 
 
 def csrf_token() -> str:
@@ -55,9 +57,10 @@ def safe_next(target: str | None) -> str:
 def require_sign_in():
     """Send visitors who have not signed in to the sign-in page; check forms' CSRF tokens."""
     g.user = None
-    user_id = session.get("user_id")
-    if user_id is not None:
-        g.user = store().user_by_id(user_id)
+    token = session.get("session")
+    if token is not None:
+        # Looked up on every request: a session ended anywhere ends here at once.
+        g.user = store().session_user(token)
         if g.user is None:
             session.clear()
     if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:

@@ -13,7 +13,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
-from app.store.database import Database
+from app.store.database import open_database
 from app.store.errors import CampaignExists, EmailTaken, FollowUpExists, NameTaken, StoreError
 from app.store.events import OpenEvents
 from app.store.followups import FollowUps
@@ -26,7 +26,21 @@ from app.store.reports import Reports
 from app.store.users import Users
 from app.store.webhooks import Webhooks
 
-__all__ = ["CampaignExists", "EmailTaken", "FollowUpExists", "NameTaken", "Store", "StoreError"]
+__all__ = [
+    "CampaignExists",
+    "EmailTaken",
+    "FollowUpExists",
+    "NameTaken",
+    "Store",
+    "StoreError",
+    "is_server_database",
+]
+
+
+def is_server_database(database: str) -> bool:
+    """Return whether a DATABASE setting names a PostgreSQL server (else a SQLite file)."""
+    return database.startswith(("postgresql://", "postgres://"))
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,8 +63,9 @@ def _on(
 class Store:
     """Campaigns, messages, events, clicks, webhooks, follow-ups, privacy, keys and users."""
 
-    def __init__(self, path: str):
-        self.db = Database(path)
+    def __init__(self, database: str):
+        """Open the store a DATABASE setting names: a SQLite path or a postgresql:// URL."""
+        self.db = open_database(database)
         self.privacy = Privacy(self.db)
         self.webhooks = Webhooks(self.db)
         self.campaigns = Campaigns(self.db)
@@ -68,7 +83,7 @@ class Store:
         self.db.migrate()
 
     def close(self) -> None:
-        """Close this thread's connection."""
+        """Close this thread's connection (on PostgreSQL, the whole pool)."""
         self.db.close()
 
     # Campaigns
@@ -128,7 +143,6 @@ class Store:
     claim_deliveries = _on("webhooks", Webhooks.claim_deliveries)
     finish_delivery = _on("webhooks", Webhooks.finish_delivery)
     claim_owners = _on("webhooks", Webhooks.claim_owners)
-    release_claims = _on("webhooks", Webhooks.release_claims)
     list_deliveries = _on("webhooks", Webhooks.list_deliveries)
     redeliver = _on("webhooks", Webhooks.redeliver)
 
@@ -174,3 +188,7 @@ class Store:
     locked_until = _on("users", Users.locked_until)
     record_failure = _on("users", Users.record_failure)
     clear_failures = _on("users", Users.clear_failures)
+    start_session = _on("users", Users.start_session)
+    session_user = _on("users", Users.session_user)
+    end_session = _on("users", Users.end_session)
+    end_user_sessions = _on("users", Users.end_user_sessions)

@@ -1,12 +1,11 @@
 """Campaigns and their counters in the store; the numbers made from them live in core.stats."""
 
-import sqlite3
-
 from app.core.times import now_iso
 from app.store.database import Database
-from app.store.errors import CampaignExists
+from app.store.errors import CampaignExists, Conflict
 
-SEARCH = "(? = '' OR id LIKE ? OR name LIKE ?)"
+# lower() on both sides: LIKE ignores case on SQLite, not on PostgreSQL.
+SEARCH = "(? = '' OR lower(id) LIKE lower(?) OR lower(name) LIKE lower(?))"
 
 
 class Campaigns:
@@ -21,9 +20,9 @@ class Campaigns:
             with self.db.write() as conn:
                 conn.execute(
                     "INSERT INTO campaigns (id, name, created_at, track) VALUES (?, ?, ?, ?)",
-                    (campaign_id, name, now_iso(), int(track)),
+                    (campaign_id, name, now_iso(), bool(track)),
                 )
-        except sqlite3.IntegrityError as error:
+        except Conflict as error:
             raise CampaignExists(campaign_id) from error
         return self.get_campaign(campaign_id)
 
@@ -55,7 +54,7 @@ class Campaigns:
         with self.db.write() as conn:
             conn.execute(
                 "UPDATE campaigns SET track_clicks = ? WHERE id = ?",
-                [int(track_clicks), campaign_id],
+                [bool(track_clicks), campaign_id],
             )
         return self.get_campaign(campaign_id)
 
@@ -71,13 +70,13 @@ class Campaigns:
         """Return opens and openers by (dimension, value), most opened first."""
         rows = self.db.execute(
             "SELECT dimension, value, opens, human_opens, machine_opens, openers "
-            "FROM campaign_breakdowns WHERE campaign_id = ? ORDER BY opens DESC, value",
+            "FROM campaign_breakdowns WHERE campaign_id = ? ORDER BY opens DESC, value, dimension",
             [campaign_id],
         )
         return [dict(row) for row in rows]
 
 
-def campaign_row(row: sqlite3.Row) -> dict:
+def campaign_row(row) -> dict:
     """Return a stored campaign row as a dict with real booleans."""
     campaign = dict(row)
     campaign["track"] = bool(campaign["track"])

@@ -55,7 +55,8 @@ class Clicks:
         found = {}
         with self.db.write() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO links (campaign_id, url, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO links (campaign_id, url, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 [(campaign_id, url, now_iso()) for url in unique],
             )
             for chunk in chunks(unique):
@@ -89,7 +90,8 @@ class Clicks:
             "ORDER BY c.at, c.id",
             [message_id],
         )
-        return [dict(row) for row in rows]
+        # 0 or 1 on both engines, as the API has always said.
+        return [{**dict(row), "settled": int(row["settled"])} for row in rows]
 
     def store_clicks(self, clicks: list[dict]) -> int:
         """Store judged-for-now clicks (each with an ``event_key``) once each; return how many.
@@ -102,20 +104,30 @@ class Clicks:
         stored = 0
         with self.db.write() as conn:
             messages = self._tracked_messages({click["message_id"] for click in clicks})
+            links = self._link_campaigns({click["link_id"] for click in clicks})
             for click in clicks:
                 message = messages.get(click["message_id"])
-                if message is None:
+                if message is None or links.get(click["link_id"]) != message["campaign_id"]:
                     continue
                 campaign_id = message["campaign_id"]
                 values = [campaign_id if f == "campaign_id" else click.get(f) for f in CLICK_FIELDS]
                 cursor = conn.execute(
-                    f"INSERT OR IGNORE INTO clicks ({', '.join(CLICK_FIELDS)}) "
-                    f"SELECT {', '.join('?' * len(CLICK_FIELDS))} "
-                    "WHERE EXISTS (SELECT 1 FROM links WHERE id = ? AND campaign_id = ?)",
-                    [*values, click["link_id"], campaign_id],
+                    f"INSERT INTO clicks ({', '.join(CLICK_FIELDS)}) "
+                    f"VALUES ({', '.join('?' * len(CLICK_FIELDS))}) ON CONFLICT DO NOTHING",
+                    values,
                 )
                 stored += cursor.rowcount == 1
         return stored
+
+    def _link_campaigns(self, link_ids: set[int]) -> dict[int, str]:
+        """Return the campaign of each known link."""
+        found = {}
+        for chunk in chunks(sorted(link_ids)):
+            for row in self.db.execute(
+                f"SELECT id, campaign_id FROM links WHERE id IN ({marks(chunk)})", chunk
+            ):
+                found[row["id"]] = row["campaign_id"]
+        return found
 
     def _tracked_messages(self, message_ids: set[str]) -> dict[str, dict]:
         messages = {}
@@ -142,15 +154,19 @@ class Clicks:
         # A read first: web workers call this after every batch, and most find nothing to do;
         # taking the write lock for nothing would make them queue behind each other.
         if not self.db.execute(
-            "SELECT 1 FROM clicks WHERE settled = 0 AND at <= ? LIMIT 1", [before]
+            "SELECT 1 FROM clicks WHERE NOT settled AND at <= ? LIMIT 1", [before]
         ).fetchone():
             return 0
         with self.db.write() as conn:
+            # Each click is settled once: on PostgreSQL, a second settler skips the rows the
+            # first one holds.
             rows = conn.execute(
                 "SELECT c.*, l.url FROM clicks c JOIN links l ON l.id = c.link_id "
-                "WHERE c.settled = 0 AND c.at <= ? ORDER BY c.at, c.id LIMIT ?",
+                "WHERE NOT c.settled AND c.at <= ? ORDER BY c.at, c.id LIMIT ?"
+                + (" FOR UPDATE OF c SKIP LOCKED" if self.db.skip_locked else ""),
                 [before, limit],
             ).fetchall()
+            self._lock_messages({row["message_id"] for row in rows})
             implied, settled, opened = [], [], set()
             for row in rows:
                 click = dict(row)
@@ -163,7 +179,7 @@ class Clicks:
                 final, open_event = settle(click, linked, message and message["first_open_at"])
                 click["verdict"], click["source"], click["reason"] = final
                 conn.execute(
-                    "UPDATE clicks SET verdict = ?, source = ?, reason = ?, settled = 1 "
+                    "UPDATE clicks SET verdict = ?, source = ?, reason = ?, settled = TRUE "
                     "WHERE id = ?",
                     [*final, click["id"]],
                 )
@@ -180,6 +196,20 @@ class Clicks:
             self.webhooks.enqueue_clicks(settled)
         return len(rows)
 
+    def _lock_messages(self, message_ids: set[str]) -> None:
+        """Lock the messages whose clicks are settled now, all at once and in id order.
+
+        Two settlers then count a message's first click once, and never wait for each other in
+        a circle (each takes its messages before any link or campaign row).
+        """
+        if not self.db.for_update:
+            return
+        for chunk in chunks(sorted(message_ids)):
+            self.db.execute(
+                f"SELECT id FROM messages WHERE id IN ({marks(chunk)}) ORDER BY id FOR UPDATE",
+                chunk,
+            )
+
     def _links_around(self, click: dict, burst_seconds: float) -> int:
         """Return how many links of the click's message were clicked within the burst window."""
         at = from_iso(click["at"])
@@ -191,12 +221,12 @@ class Clicks:
 
     def _count(self, click: dict, message) -> None:
         """Move the link, campaign and message counters for one settled click."""
-        conn = self.db.conn
+        conn = self.db
         human = click["verdict"] == "human"
         first_on_link = (
             human
             and not conn.execute(
-                "SELECT 1 FROM clicks WHERE message_id = ? AND link_id = ? AND settled = 1 "
+                "SELECT 1 FROM clicks WHERE message_id = ? AND link_id = ? AND settled "
                 "AND verdict = 'human' AND id != ? LIMIT 1",
                 [click["message_id"], click["link_id"], click["id"]],
             ).fetchone()
@@ -221,4 +251,4 @@ class Clicks:
 
     def count_unsettled_clicks(self) -> int:
         """Return how many clicks still wait for their final verdict."""
-        return self.db.execute("SELECT count(*) FROM clicks WHERE settled = 0").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM clicks WHERE NOT settled").fetchone()[0]

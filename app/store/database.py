@@ -1,13 +1,21 @@
-"""The SQLite file behind the store: one connection per thread, and write transactions."""
+"""The database behind the store, on either engine, with every dialect difference in one place.
+
+Store modules write SQL once, with ``?`` and ``:name`` placeholders, in the subset both SQLite
+and PostgreSQL accept (``ON CONFLICT DO NOTHING``, ``count(*) FILTER (WHERE ...)``, real
+booleans, explicit keys). What differs (placeholders, row locks, time maths, JSON edits,
+substring tests, migrations, connection handling) is a method or attribute of the engine's
+``Database`` class here and in ``store.postgres``.
+"""
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlite_utils import Database as SqliteUtils
 
 from app.store import schema
+from app.store.errors import Conflict
 
 # A writer waits this long for another writer's lock before SQLite reports "database is locked".
 BUSY_TIMEOUT_SECONDS = 30
@@ -26,8 +34,77 @@ def marks(items: list) -> str:
     return ",".join("?" * len(items))
 
 
+def open_database(database: str) -> "Database":
+    """Return the database a setting names: a postgresql:// URL, or the path of a SQLite file."""
+    if database.startswith(("postgresql://", "postgres://")):
+        # Imported only here: an instance on SQLite never loads the PostgreSQL driver.
+        from app.store.postgres import PostgresDatabase
+
+        return PostgresDatabase(database)
+    return SQLiteDatabase(database)
+
+
 class Database:
+    """What the store modules use of an engine; ``SQLiteDatabase`` and ``PostgresDatabase``."""
+
+    engine = ""
+    # Appended to a SELECT that reads rows the transaction will update: locks them.
+    for_update = ""
+    # Appended to a SELECT that claims rows for one worker: skips rows another one holds.
+    skip_locked = ""
+
+    def execute(self, sql: str, params: Iterable | dict = ()):
+        """Run one statement (in the current write transaction, if any) and return its cursor."""
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable) -> None:
+        """Run one statement for each row of parameters."""
+        raise NotImplementedError
+
+    def write(self):
+        """Return a context that runs its block as one write transaction (nested: joins it)."""
+        raise NotImplementedError
+
+    def stream(self, sql: str, params: Iterable = (), size: int = 1000) -> Iterator:
+        """Yield a query's rows, fetched ``size`` at a time, so any result fits in little memory."""
+        raise NotImplementedError
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        """Return SQL for the seconds from one stored time column to another."""
+        raise NotImplementedError
+
+    def shifted(self, column: str) -> str:
+        """Return SQL for a stored time column moved by a number of seconds (one ? parameter)."""
+        raise NotImplementedError
+
+    def json_nulled(self, column: str, keys: tuple[str, ...]) -> str:
+        """Return SQL for a JSON text column with these top-level keys set to null."""
+        raise NotImplementedError
+
+    def json_field(self, column: str, key: str) -> str:
+        """Return SQL for one top-level text field of a JSON text column."""
+        raise NotImplementedError
+
+    def contains(self, haystack: str) -> str:
+        """Return SQL that is true when ``haystack`` holds the text of one ? parameter."""
+        raise NotImplementedError
+
+    def compact(self) -> None:
+        """Make sure erased data leaves the engine's logs and free pages as soon as it can."""
+
+    def migrate(self) -> None:
+        """Apply pending schema migrations; safe to run at every start, by several at once."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close this thread's connections (all of them, for PostgreSQL's pool)."""
+        raise NotImplementedError
+
+
+class SQLiteDatabase(Database):
     """One SQLite file: a connection per thread, reads at any time, one writer at a time."""
+
+    engine = "sqlite"
 
     def __init__(self, path: str):
         self.path = path
@@ -47,30 +124,75 @@ class Database:
             self._local.conn = conn
         return conn
 
-    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
-        """Run one statement outside any explicit transaction (a read, or a single write)."""
-        return self.conn.execute(sql, params)
+    def execute(self, sql: str, params: Iterable | dict = ()) -> sqlite3.Cursor:
+        """Run one statement (in the current write transaction, if any) and return its cursor."""
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.IntegrityError as error:
+            raise Conflict(str(error)) from error
+
+    def executemany(self, sql: str, rows: Iterable) -> None:
+        """Run one statement for each row of parameters."""
+        try:
+            self.conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as error:
+            raise Conflict(str(error)) from error
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator["SQLiteDatabase"]:
         """Run the block as one write transaction; a nested block joins the outer one."""
         conn = self.conn
         if conn.in_transaction:
             # Nested: part of the caller's transaction, which commits or rolls back as a whole.
-            yield conn
+            yield self
             return
         # IMMEDIATE takes the write lock up front, so a transaction that reads and then writes
         # waits for the busy timeout instead of failing when another writer got there first.
         conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
+            yield self
         except BaseException:
             conn.rollback()
             raise
         conn.commit()
 
+    def stream(self, sql: str, params: Iterable = (), size: int = 1000) -> Iterator[sqlite3.Row]:
+        """Yield a query's rows, fetched ``size`` at a time."""
+        cursor = self.conn.cursor()
+        cursor.execute(sql, params)
+        try:
+            while rows := cursor.fetchmany(size):
+                yield from rows
+        finally:
+            cursor.close()
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        """Return SQL for the seconds between two stored times (julianday reads ISO text)."""
+        return f"(julianday({later}) - julianday({earlier})) * 86400.0"
+
+    def shifted(self, column: str) -> str:
+        """Return SQL for a stored time moved by a number of seconds (one ? parameter)."""
+        return f"strftime('%Y-%m-%dT%H:%M:%fZ', {column}, ? || ' seconds')"
+
+    def json_nulled(self, column: str, keys: tuple[str, ...]) -> str:
+        """Return SQL for a JSON text column with these top-level keys set to null."""
+        return f"json_set({column}, " + ", ".join(f"'$.{key}', NULL" for key in keys) + ")"
+
+    def json_field(self, column: str, key: str) -> str:
+        """Return SQL for one top-level text field of a JSON text column."""
+        return f"json_extract({column}, '$.{key}')"
+
+    def contains(self, haystack: str) -> str:
+        """Return SQL that is true when ``haystack`` holds the text of one ? parameter."""
+        # instr() is a plain substring test: no LIKE wildcards to escape in what users type.
+        return f"instr({haystack}, ?) > 0"
+
+    def compact(self) -> None:
+        """Move the write-ahead log into the file, where secure_delete zeroed the old pages."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def migrate(self) -> None:
-        """Apply pending schema migrations; safe to run at every start."""
+        """Apply pending sqlite-utils migrations (callers hold a file lock across processes)."""
         schema.migrations.apply(SqliteUtils(self.conn, execute_plugins=False))
 
     def close(self) -> None:

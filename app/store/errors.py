@@ -19,3 +19,7 @@ class NameTaken(StoreError):
 
 class EmailTaken(StoreError):
     """A dashboard user with this email is already stored."""
+
+
+class Conflict(StoreError):
+    """A write broke a unique or foreign key: what the engines' integrity errors become."""

@@ -47,21 +47,25 @@ UPDATE_CAMPAIGN = (
     "UPDATE campaigns SET fetched = fetched + :fetched, opened = opened + :opened, "
     "unknown = unknown + :unknown, total_opens = total_opens + :total_opens, "
     "human_opens = human_opens + :human_opens, machine_opens = machine_opens + :machine_opens, "
-    "first_open_at = min(coalesce(first_open_at, :first), :first), "
-    "last_open_at = max(coalesce(last_open_at, :last), :last) WHERE id = :id"
+    "first_open_at = CASE WHEN first_open_at IS NULL OR :first < first_open_at THEN :first "
+    "ELSE first_open_at END, "
+    "last_open_at = CASE WHEN last_open_at IS NULL OR :last > last_open_at THEN :last "
+    "ELSE last_open_at END WHERE id = :id"
 )
 ADD_HOURS = (
     "INSERT INTO campaign_hours (campaign_id, hour, human, machine) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (campaign_id, hour) DO UPDATE SET "
-    "human = human + excluded.human, machine = machine + excluded.machine"
+    "human = campaign_hours.human + excluded.human, "
+    "machine = campaign_hours.machine + excluded.machine"
 )
 ADD_BREAKDOWNS = (
     "INSERT INTO campaign_breakdowns (campaign_id, dimension, value, opens, human_opens, "
     "machine_opens, openers) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (campaign_id, dimension, value) DO UPDATE SET "
-    "opens = opens + excluded.opens, human_opens = human_opens + excluded.human_opens, "
-    "machine_opens = machine_opens + excluded.machine_opens, "
-    "openers = openers + excluded.openers"
+    "opens = campaign_breakdowns.opens + excluded.opens, "
+    "human_opens = campaign_breakdowns.human_opens + excluded.human_opens, "
+    "machine_opens = campaign_breakdowns.machine_opens + excluded.machine_opens, "
+    "openers = campaign_breakdowns.openers + excluded.openers"
 )
 
 
@@ -96,11 +100,16 @@ class OpenEvents:
         return len(new)
 
     def _tracked_messages(self, message_ids: set[str]) -> dict[str, dict]:
-        """Return the tracked messages among these ids whose recipient has not opted out."""
+        """Return the tracked messages among these ids whose recipient has not opted out.
+
+        Their rows stay locked until the transaction ends (on PostgreSQL; SQLite has one writer
+        anyway), taken in id order so that two writers never wait for each other in a circle.
+        """
         messages = {}
-        for chunk in chunks(list(message_ids)):
+        for chunk in chunks(sorted(message_ids)):
             for row in self.db.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks(chunk)}) AND tracked",
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks(chunk)}) AND tracked "
+                f"ORDER BY id{self.db.for_update}",
                 chunk,
             ):
                 messages[row["id"]] = dict(row)
@@ -134,17 +143,18 @@ class OpenEvents:
             rows.append(
                 [campaign_id if name == "campaign_id" else event.get(name) for name in EVENT_FIELDS]
             )
-        self.db.conn.executemany(INSERT_EVENT, rows)
+        self.db.executemany(INSERT_EVENT, rows)
 
     def _apply(self, tally: counters.Tally, messages: dict[str, dict]) -> None:
-        conn = self.db.conn
-        conn.executemany(UPDATE_MESSAGE, [messages[message_id] for message_id in tally.touched])
-        for campaign_id, delta in tally.campaigns.items():
-            conn.execute(UPDATE_CAMPAIGN, {**delta, "id": campaign_id})
-        conn.executemany(
-            ADD_HOURS, [(campaign, hour, h, m) for (campaign, hour), (h, m) in tally.hours.items()]
+        # Every row in key order, like the messages: concurrent writers queue, never deadlock.
+        db = self.db
+        db.executemany(UPDATE_MESSAGE, [messages[key] for key in sorted(tally.touched)])
+        for campaign_id, delta in sorted(tally.campaigns.items()):
+            db.execute(UPDATE_CAMPAIGN, {**delta, "id": campaign_id})
+        db.executemany(ADD_HOURS, [(*key, *counts) for key, counts in sorted(tally.hours.items())])
+        db.executemany(
+            ADD_BREAKDOWNS, [(*key, *counts) for key, counts in sorted(tally.parts.items())]
         )
-        conn.executemany(ADD_BREAKDOWNS, [(*key, *counts) for key, counts in tally.parts.items()])
 
     def iter_events(self, campaign_id: str | None = None) -> Iterator[list[dict]]:
         """Yield the raw facts of stored events, a thousand at a time, oldest first."""
@@ -153,7 +163,8 @@ class OpenEvents:
             rows = self.db.execute(
                 "SELECT id, message_id, campaign_id, at, ip, user_agent, method, x_requested_with, "
                 "sec_purpose, seconds_since_send, verdict, source, country, asn FROM events "
-                "WHERE id > ? AND (? IS NULL OR campaign_id = ?) ORDER BY id LIMIT 1000",
+                "WHERE id > ? AND (CAST(? AS TEXT) IS NULL OR campaign_id = ?) "
+                "ORDER BY id LIMIT 1000",
                 [last_id, campaign_id, campaign_id],
             ).fetchall()
             if not rows:
@@ -164,7 +175,7 @@ class OpenEvents:
     def count_events(self, campaign_id: str | None = None) -> int:
         """Return how many open events a campaign has (all campaigns when None)."""
         return self.db.execute(
-            "SELECT count(*) FROM events WHERE (? IS NULL OR campaign_id = ?)",
+            "SELECT count(*) FROM events WHERE (CAST(? AS TEXT) IS NULL OR campaign_id = ?)",
             [campaign_id, campaign_id],
         ).fetchone()[0]
 

@@ -1,11 +1,10 @@
 """Follow-up campaigns in the store: linked to a parent, sent to its non-openers."""
 
-import sqlite3
 from collections.abc import Iterator
 
 from app.core.times import now_iso
 from app.store.database import Database
-from app.store.errors import FollowUpExists
+from app.store.errors import Conflict, FollowUpExists
 from app.store.messages import Messages
 from app.store.privacy import Privacy
 
@@ -45,13 +44,13 @@ class FollowUps:
                     [
                         campaign_id,
                         parent["id"],
-                        int(include_unknown),
+                        bool(include_unknown),
                         min_age_hours,
                         injected_before,
                         now,
                     ],
                 )
-        except sqlite3.IntegrityError as error:
+        except Conflict as error:
             raise FollowUpExists(campaign_id) from error
 
     def get_follow_up(self, campaign_id: str) -> dict | None:

@@ -1,11 +1,9 @@
 """API keys in the store: only their hashes are kept."""
 
-import sqlite3
-
 from app.core.keys import hash_key
 from app.core.times import now_iso
 from app.store.database import Database
-from app.store.errors import NameTaken
+from app.store.errors import Conflict, NameTaken
 
 
 class ApiKeys:
@@ -22,7 +20,7 @@ class ApiKeys:
                     "INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES (?, ?, ?, ?)",
                     [name, key[:8], hash_key(key), now_iso()],
                 )
-        except sqlite3.IntegrityError as error:
+        except Conflict as error:
             raise NameTaken(name) from error
 
     def list_api_keys(self) -> list[dict]:

@@ -1,7 +1,6 @@
 """Messages in the store: one recipient's copy of a campaign, registered at injection."""
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 
 from app.core.times import now_iso
@@ -45,23 +44,22 @@ class Messages:
                 recipient,
                 _dump(metadata),
                 now,
-                int(tracked),
+                bool(tracked),
                 "not_opened" if tracked else "untracked",
             )
             for recipient, metadata, track in recipients
             for tracked in [track and recipient not in opted_out]
         ]
-        conn = self.db.conn
-        conn.executemany(
-            "INSERT OR IGNORE INTO messages (id, campaign_id, recipient, metadata, "
-            "injected_at, tracked, state) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        self.db.executemany(
+            "INSERT INTO messages (id, campaign_id, recipient, metadata, injected_at, tracked, "
+            "state) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             rows,
         )
         found = self._by_recipient(campaign_id, [recipient for recipient, _, _ in recipients])
         new_ids = {row[0] for row in rows}
         added = [m for m in found.values() if m["id"] in new_ids]
         if added:
-            conn.execute(
+            self.db.execute(
                 "UPDATE campaigns SET sent = sent + ?, untracked = untracked + ?, "
                 "first_injected_at = coalesce(first_injected_at, ?) WHERE id = ?",
                 [len(added), sum(not m["tracked"] for m in added), now, campaign_id],
@@ -125,30 +123,25 @@ class Messages:
 
         Rows are fetched a thousand at a time, so an export of any size runs in little memory.
         """
-        cursor = self.db.conn.cursor()
-        cursor.execute(
+        rows = self.db.stream(
             "SELECT recipient, state, injected_at, first_open_at, opens, metadata, id "
             f"FROM messages WHERE campaign_id = ? AND state IN ({marks(states)}) "
             "AND injected_at <= ? AND tracked ORDER BY id",
             [campaign_id, *states, injected_before],
         )
-        try:
-            while rows := cursor.fetchmany(1000):
-                for row in rows:
-                    yield {
-                        "recipient": row["recipient"],
-                        "state": row["state"],
-                        "injected_at": row["injected_at"],
-                        "first_open_at": row["first_open_at"],
-                        "opens": row["opens"],
-                        "message_id": row["id"],
-                        "metadata": _load(row["metadata"]),
-                    }
-        finally:
-            cursor.close()
+        for row in rows:
+            yield {
+                "recipient": row["recipient"],
+                "state": row["state"],
+                "injected_at": row["injected_at"],
+                "first_open_at": row["first_open_at"],
+                "opens": row["opens"],
+                "message_id": row["id"],
+                "metadata": _load(row["metadata"]),
+            }
 
 
-def message_row(row: sqlite3.Row) -> dict:
+def message_row(row) -> dict:
     """Return a stored message row as a dict, its metadata parsed."""
     message = dict(row)
     message["metadata"] = _load(message["metadata"])

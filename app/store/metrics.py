@@ -14,7 +14,7 @@ class Metrics:
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO metrics (name, value) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                "ON CONFLICT (name) DO UPDATE SET value = metrics.value + excluded.value",
                 [name, amount],
             )
 

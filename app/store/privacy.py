@@ -39,14 +39,15 @@ class Privacy:
     def suppress(self, recipients: list[str], source: str) -> int:
         """Add recipients to the opt-out list; return how many were new."""
         now = now_iso()
+        unique = list(dict.fromkeys(recipients))
         with self.db.write() as conn:
-            before = conn.total_changes
+            known = self.suppressed(unique)
             conn.executemany(
-                "INSERT OR IGNORE INTO suppressions (recipient_hash, recipient, source, "
-                "created_at) VALUES (?, ?, ?, ?)",
-                [(recipient_hash(r), r, source, now) for r in recipients],
+                "INSERT INTO suppressions (recipient_hash, recipient, source, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(recipient_hash(r), r, source, now) for r in unique if r not in known],
             )
-            return conn.total_changes - before
+        return len(unique) - len(known)
 
     def unsuppress(self, recipient: str) -> bool:
         """Remove a recipient from the opt-out list; return False when it was not on it."""
@@ -154,17 +155,17 @@ class Privacy:
                 [now_iso(), actor, counts["messages"], counts["events"], counts["suppressions"]],
             )
         # Old versions of the erased pages may still sit in the write-ahead log.
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.compact()
         return counts
 
     def _erase_messages(self, ids: list[str]) -> int:
         """Stop tracking the messages under a placeholder; strip their opens and clicks."""
-        conn, events = self.db.conn, 0
+        conn, events = self.db, 0
         for message_id in ids:
             # No longer tracked: a later fetch of its pixel must not store an IP again, and
             # the placeholder must never be exported as someone to mail.
             conn.execute(
-                "UPDATE messages SET recipient = ?, metadata = NULL, tracked = 0 WHERE id = ?",
+                "UPDATE messages SET recipient = ?, metadata = NULL, tracked = FALSE WHERE id = ?",
                 [f"erased-{secrets.token_hex(8)}", message_id],
             )
             events += conn.execute(
@@ -180,10 +181,10 @@ class Privacy:
         # Deliveries, sent or waiting, carry the address and metadata in their body.
         deliveries = 0
         for chunk in chunks(ids):
-            deliveries += self.db.conn.execute(
-                "UPDATE webhook_deliveries SET payload = json_set(payload, "
-                "'$.recipient', NULL, '$.metadata', NULL, '$.url', NULL) "
-                f"WHERE json_extract(payload, '$.message_id') IN ({marks(chunk)})",
+            deliveries += self.db.execute(
+                "UPDATE webhook_deliveries SET "
+                f"payload = {self.db.json_nulled('payload', ('recipient', 'metadata', 'url'))} "
+                f"WHERE {self.db.json_field('payload', 'message_id')} IN ({marks(chunk)})",
                 chunk,
             ).rowcount
         return deliveries
@@ -195,9 +196,9 @@ class Privacy:
         # address: a short subscriber id would match unrelated URLs.
         if "@" not in recipient:
             return 0
-        return self.db.conn.execute(
-            "UPDATE links SET url = 'erased:' || id "
-            "WHERE instr(lower(url), ?) OR instr(lower(url), ?)",
+        found = self.db.contains("lower(url)")
+        return self.db.execute(
+            f"UPDATE links SET url = 'erased:' || id WHERE {found} OR {found}",
             [recipient.lower(), quote(recipient.lower(), safe="")],
         ).rowcount
 

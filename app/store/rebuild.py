@@ -65,19 +65,20 @@ WHERE id = :campaign;
 REBUILD_HOURS = """
 INSERT INTO campaign_hours (campaign_id, hour, human, machine)
 SELECT campaign_id, substr(at, 1, 13) || ':00:00Z',
-       sum(verdict = 'human'), sum(verdict != 'human')
-FROM events WHERE campaign_id = :campaign GROUP BY 2;
+       count(*) FILTER (WHERE verdict = 'human'), count(*) FILTER (WHERE verdict != 'human')
+FROM events WHERE campaign_id = :campaign GROUP BY 1, 2;
 """
 REBUILD_BREAKDOWN = """
 INSERT INTO campaign_breakdowns
   (campaign_id, dimension, value, opens, human_opens, machine_opens, openers)
 SELECT :campaign, :dimension, coalesce(nullif({column}, ''), 'unknown'), count(*),
-       sum(verdict = 'human'), sum(verdict != 'human'), sum(first_human)
+       count(*) FILTER (WHERE verdict = 'human'), count(*) FILTER (WHERE verdict != 'human'),
+       count(*) FILTER (WHERE first_human)
 FROM (
   SELECT {column}, verdict,
          verdict = 'human' AND row_number() OVER (
            PARTITION BY message_id, verdict = 'human' ORDER BY at, id) = 1 AS first_human
   FROM events WHERE campaign_id = :campaign
-)
+) AS judged
 GROUP BY 3;
 """

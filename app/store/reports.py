@@ -6,9 +6,6 @@ from app.core.stats import STATES
 from app.store.database import Database, marks
 from app.store.messages import MESSAGE_COLUMNS
 
-# Elapsed seconds between two stored times; julianday() reads our ISO text with its trailing Z.
-ELAPSED = "(julianday(first_open_at) - julianday(injected_at)) * 86400.0"
-
 
 class Reports:
     """Pages of recipients and distributions that the dashboard shows."""
@@ -25,7 +22,7 @@ class Reports:
         ordered walk per state merged by SQLite, so a deep page costs no sort and no reads of
         skipped rows; then only the page's rows are read.
         """
-        search_sql, search_params = _search(search)
+        search_sql, search_params = self._search(search)
         arms, params = [], []
         for one_state in [state] if state in STATES else STATES:
             arms.append(
@@ -57,7 +54,7 @@ class Reports:
 
     def count_recipients(self, campaign_id: str, state: str = "", search: str = "") -> int:
         """Return how many of a campaign's messages match a state and a search."""
-        search_sql, search_params = _search(search)
+        search_sql, search_params = self._search(search)
         state_sql = " AND state = ?" if state in STATES else ""
         params = [campaign_id, *([state] if state_sql else []), *search_params]
         return self.db.execute(
@@ -75,9 +72,10 @@ class Reports:
             for index, bound in enumerate(bounds)
             if bound is not None
         )
-        # MATERIALIZED: julianday() runs once per message, not once per CASE branch.
+        elapsed = self.db.seconds_between("injected_at", "first_open_at")
+        # MATERIALIZED: the time maths runs once per message, not once per CASE branch.
         rows = self.db.execute(
-            f"WITH opened AS MATERIALIZED (SELECT {ELAPSED} AS elapsed FROM messages "
+            f"WITH opened AS MATERIALIZED (SELECT {elapsed} AS elapsed FROM messages "
             "WHERE campaign_id = ? AND state = 'opened') "
             f"SELECT CASE {cases} ELSE {len(bounds) - 1} END AS bucket, count(*) AS n "
             "FROM opened GROUP BY bucket",
@@ -87,7 +85,6 @@ class Reports:
 
     def backdate_campaign(self, campaign_id: str, seconds: float) -> None:
         """Move a campaign's creation and its messages' injection back in time (demo data)."""
-        shift = f"-{float(seconds)} seconds"
         with self.db.write() as conn:
             for table, column, key in (
                 ("campaigns", "created_at", "id"),
@@ -95,15 +92,12 @@ class Reports:
                 ("messages", "injected_at", "campaign_id"),
             ):
                 conn.execute(
-                    f"UPDATE {table} SET {column} = strftime('%Y-%m-%dT%H:%M:%fZ', {column}, ?) "
-                    f"WHERE {key} = ?",
-                    [shift, campaign_id],
+                    f"UPDATE {table} SET {column} = {self.db.shifted(column)} WHERE {key} = ?",
+                    [-float(seconds), campaign_id],
                 )
 
-
-def _search(search: str) -> tuple[str, list]:
-    """Return the SQL condition and parameters for a recipient search ("" when none)."""
-    if not search.strip():
-        return "", []
-    # instr() is a plain substring test: no LIKE wildcards to escape in what users type.
-    return " AND instr(lower(recipient), ?) > 0", [search.strip().lower()]
+    def _search(self, search: str) -> tuple[str, list]:
+        """Return the SQL condition and parameters for a recipient search ("" when none)."""
+        if not search.strip():
+            return "", []
+        return " AND " + self.db.contains("lower(recipient)"), [search.strip().lower()]

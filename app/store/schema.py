@@ -295,3 +295,15 @@ def clicks_webhooks_follow_ups(db: Database) -> None:
         not_null={"parent_id", "injected_before", "created_at"},
     )
     db["follow_ups"].create_index(["parent_id"])
+
+
+@migrations(name="dashboard_sessions")
+def dashboard_sessions(db: Database) -> None:
+    """Keep dashboard sessions server-side, so that signing out ends them on every host."""
+    db["sessions"].create(
+        {"token_hash": str, "user_id": int, "created_at": float, "expires_at": float},
+        pk="token_hash",
+        not_null={"user_id", "created_at", "expires_at"},
+    )
+    db["sessions"].create_index(["user_id"])
+    db["sessions"].create_index(["expires_at"])

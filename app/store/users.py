@@ -1,11 +1,13 @@
-"""Dashboard users and failed sign-in counters in the store."""
+"""Dashboard users, their sessions and failed sign-in counters in the store."""
 
-import sqlite3
+import hashlib
+import secrets
+import time
 
 from app.core.times import now_iso
 from app.core.users import FORGET_AFTER_SECONDS, lock_seconds
 from app.store.database import Database, marks
-from app.store.errors import EmailTaken
+from app.store.errors import Conflict, EmailTaken
 
 
 class Users:
@@ -22,7 +24,7 @@ class Users:
                     "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)",
                     [email, password_hash, now_iso()],
                 )
-        except sqlite3.IntegrityError as error:
+        except Conflict as error:
             raise EmailTaken(email) from error
         return self.user_by_email(email)
 
@@ -46,10 +48,50 @@ class Users:
         return [dict(row) for row in rows]
 
     def delete_user(self, email: str) -> bool:
-        """Delete a user; return False when there is none with this email."""
+        """Delete a user and end their sessions; return False when there is none."""
         with self.db.write() as conn:
+            conn.execute(
+                "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE email = ?)",
+                [email],
+            )
             cursor = conn.execute("DELETE FROM users WHERE email = ?", [email])
         return cursor.rowcount == 1
+
+    def start_session(self, user_id: int, seconds: float) -> str:
+        """Store a new session of a user, valid for so many seconds; return its token.
+
+        Only the token's hash is kept: a copy of the database signs nobody in.
+        """
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.db.write() as conn:
+            # Sessions that ran out are forgotten as new ones start.
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?", [now])
+            conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                [_hash(token), user_id, now, now + seconds],
+            )
+        return token
+
+    def session_user(self, token: str) -> dict | None:
+        """Return the user of a session that has not ended or run out, or None."""
+        row = self.db.execute(
+            "SELECT u.id, u.email, u.created_at, u.last_sign_in_at FROM sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?",
+            [_hash(token), time.time()],
+        ).fetchone()
+        return dict(row) if row else None
+
+    def end_session(self, token: str) -> None:
+        """End one session, on every host at once."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?", [_hash(token)])
+
+    def end_user_sessions(self, user_id: int) -> int:
+        """End every session of a user (sign out everywhere); return how many there were."""
+        with self.db.write() as conn:
+            return conn.execute("DELETE FROM sessions WHERE user_id = ?", [user_id]).rowcount
 
     def note_sign_in(self, user_id: int) -> None:
         """Remember when a user last signed in."""
@@ -71,22 +113,28 @@ class Users:
                 "DELETE FROM sign_in_failures WHERE last_failed_at < ? AND locked_until < ?",
                 [now - FORGET_AFTER_SECONDS, now],
             )
-            for key in keys:
-                row = conn.execute(
-                    "SELECT failures, last_failed_at FROM sign_in_failures WHERE key = ?", [key]
-                ).fetchone()
-                stale = row is None or now - (row["last_failed_at"] or 0) > FORGET_AFTER_SECONDS
-                failures = 1 if stale else row["failures"] + 1
-                locked = now + lock_seconds(failures) if lock_seconds(failures) else 0
-                conn.execute(
+            for key in sorted(keys):
+                # One statement counts the failure from the row as it is, so failures made at
+                # the same moment on several hosts are all counted.
+                failures = conn.execute(
                     "INSERT INTO sign_in_failures (key, failures, last_failed_at, locked_until) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                    "failures = excluded.failures, last_failed_at = excluded.last_failed_at, "
-                    "locked_until = excluded.locked_until",
-                    [key, failures, now, locked],
-                )
+                    "VALUES (:key, 1, :now, 0) ON CONFLICT (key) DO UPDATE SET "
+                    "failures = CASE WHEN :now - coalesce(sign_in_failures.last_failed_at, 0) "
+                    "> :forget THEN 1 ELSE sign_in_failures.failures + 1 END, "
+                    "last_failed_at = :now RETURNING failures",
+                    {"key": key, "now": now, "forget": FORGET_AFTER_SECONDS},
+                ).fetchone()[0]
+                if lock_seconds(failures):
+                    conn.execute(
+                        "UPDATE sign_in_failures SET locked_until = ? WHERE key = ?",
+                        [now + lock_seconds(failures), key],
+                    )
 
     def clear_failures(self, key: str) -> None:
         """Forget the failed sign-ins counted against a key."""
         with self.db.write() as conn:
             conn.execute("DELETE FROM sign_in_failures WHERE key = ?", [key])
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -37,7 +37,7 @@ class Webhooks:
                     webhook_id,
                     url,
                     json.dumps(events),
-                    int(include_machine),
+                    bool(include_machine),
                     description,
                     webhooks.new_webhook_secret(),
                     now_iso(),
@@ -111,7 +111,7 @@ class Webhooks:
     def _enqueue(self, items: list[tuple[str, dict, dict]]) -> None:
         if not items:
             return
-        conn = self.db.conn
+        conn = self.db
         endpoints = conn.execute(
             "SELECT id, events, include_machine FROM webhooks WHERE deleted_at IS NULL"
         ).fetchall()
@@ -129,8 +129,9 @@ class Webhooks:
                 body = body or webhooks.payload(kind, event, message, created)
                 rows.append((endpoint["id"], body["id"], kind, _text(body), created, now))
         conn.executemany(
-            "INSERT OR IGNORE INTO webhook_deliveries (webhook_id, event_id, event_type, payload, "
-            "created_at, next_attempt_at, retry_from) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload, "
+            "created_at, next_attempt_at, retry_from) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [(*row, row[-1]) for row in rows],
         )
 
@@ -149,8 +150,10 @@ class Webhooks:
                 "d.retry_from, w.url, w.secret FROM webhook_deliveries d "
                 "JOIN webhooks w ON w.id = d.webhook_id AND w.deleted_at IS NULL "
                 "WHERE d.id IN (SELECT min(id) FROM webhook_deliveries WHERE status = 'pending' "
-                "GROUP BY webhook_id) AND d.next_attempt_at <= ? "
-                "AND (d.claimed_until IS NULL OR d.claimed_until <= ?) ORDER BY d.id LIMIT ?",
+                "GROUP BY webhook_id) AND d.status = 'pending' AND d.next_attempt_at <= ? "
+                "AND (d.claimed_until IS NULL OR d.claimed_until <= ?) ORDER BY d.id LIMIT ?"
+                # Two workers never lease one row: the second skips the rows the first holds.
+                + (" FOR UPDATE OF d SKIP LOCKED" if self.db.skip_locked else ""),
                 [now, now, limit],
             ).fetchall()
             conn.executemany(
@@ -183,23 +186,13 @@ class Webhooks:
         return cursor.rowcount == 1
 
     def claim_owners(self, prefix: str) -> list[str]:
-        """Return the workers (``host:pid``) starting with prefix that hold leases now."""
+        """Return the workers whose id starts with prefix that hold leases of pending deliveries."""
         rows = self.db.execute(
             "SELECT DISTINCT claimed_by FROM webhook_deliveries "
-            "WHERE status = 'pending' AND claimed_by LIKE ? || '%'",
+            "WHERE status = 'pending' AND claimed_by LIKE CAST(? AS TEXT) || '%'",
             [prefix],
         )
         return [row[0] for row in rows]
-
-    def release_claims(self, owner: str) -> int:
-        """Free the leases of a worker known to be dead; return how many."""
-        with self.db.write() as conn:
-            cursor = conn.execute(
-                "UPDATE webhook_deliveries SET claimed_until = NULL, claimed_by = NULL "
-                "WHERE claimed_by = ? AND status = 'pending'",
-                [owner],
-            )
-        return cursor.rowcount
 
     # Reading and redelivering
 
@@ -209,7 +202,7 @@ class Webhooks:
         """Return an endpoint's deliveries, newest first, optionally of one status."""
         rows = self.db.execute(
             f"SELECT {DELIVERY_COLUMNS}, payload FROM webhook_deliveries WHERE webhook_id = ? "
-            "AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ?",
+            "AND (CAST(? AS TEXT) IS NULL OR status = ?) ORDER BY id DESC LIMIT ?",
             [webhook_id, status, status, limit],
         )
         return [_delivery(row) for row in rows]

@@ -31,7 +31,7 @@ def make_recorder(config: Mapping, instance_path: str, store: Store) -> Recorder
         ),
     )
     return Recorder(
-        config["DATABASE"] + "-spool",
+        config["SPOOL_DIR"],
         writer.store_batch,
         writer.store_counts,
         float(config["FLUSH_SECONDS"]),

@@ -227,9 +227,43 @@ def test_purge_strips_raw_details_and_keeps_the_numbers(client, auth, campaign, 
 
 
 def database_bytes(app) -> bytes:
-    """Return the database file, its WAL and the pixel spool, as bytes on disk."""
-    paths = glob.glob(app.config["DATABASE"] + "*") + glob.glob(app.config["DATABASE"] + "-spool/*")
-    return b"".join(Path(path).read_bytes() for path in paths if Path(path).is_file())
+    """Return what is stored: the database file and its WAL as bytes on disk (on PostgreSQL,
+    every row of every table of the schema as text), and the pixel spool's files."""
+    spooled = glob.glob(app.config["SPOOL_DIR"] + "/*")
+    if app.config["DATABASE"].startswith("postgresql://"):
+        stored = table_text(app.config["DATABASE"])
+    else:
+        stored = b"".join(
+            Path(path).read_bytes()
+            for path in glob.glob(app.config["DATABASE"] + "*")
+            if Path(path).is_file()
+        )
+    return stored + b"".join(Path(path).read_bytes() for path in spooled if Path(path).is_file())
+
+
+def table_text(url: str) -> bytes:
+    """Return every row of every table in the database's schema, as text."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"
+            )
+        ]
+        rows = [
+            row[0] or ""
+            for table in tables
+            for row in conn.execute(
+                sql.SQL("SELECT string_agg(t::text, chr(10)) FROM {} t").format(
+                    sql.Identifier(table)
+                )
+            )
+        ]
+    return "\n".join(rows).encode()
 
 
 def test_erasure_leaves_no_trace_and_keeps_the_totals(tmp_path):

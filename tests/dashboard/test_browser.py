@@ -76,7 +76,7 @@ def server(tmp_path_factory, request):
         patch.setattr(gunicorn_server, "procfile_command", wrapped)
         request.addfinalizer(patch.undo)
     server = Server(root / "instance", env)
-    store = Store(str(root / "instance" / "opentrack.db"))
+    store = Store(server.env.get("OPENTRACK_DATABASE") or str(root / "instance" / "opentrack.db"))
     store.create_user(EMAIL, hash_password(PASSWORD))
     store.close()
     yield server

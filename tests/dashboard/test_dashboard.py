@@ -355,3 +355,32 @@ def test_odd_query_arguments_still_render(signed_in, campaign, store, query):
         response = signed_in.get(path + query)
         assert response.status_code == 200, (path, query)
         assert b"#x" not in response.data
+
+
+def test_a_cookie_copied_before_sign_out_opens_nothing(app, signed_in):
+    cookie = signed_in.get_cookie("opentrack_session").value
+    thief = app.test_client()
+    thief.set_cookie("opentrack_session", cookie)
+    assert thief.get("/dashboard/campaigns").status_code == 200
+    assert post_form(signed_in, "/dashboard/logout", {}).status_code == 302
+    assert thief.get("/dashboard/campaigns").status_code == 302
+    assert signed_in.get("/dashboard/campaigns").status_code == 302
+
+
+def test_signing_out_everywhere_ends_every_session(app, client, user, runner):
+    laptop, phone = app.test_client(), app.test_client()
+    for device in (laptop, phone):
+        assert sign_in(device, user, PASSWORD).status_code == 302
+    assert post_form(laptop, "/dashboard/logout-everywhere", {}).status_code == 302
+    assert phone.get("/dashboard/campaigns").status_code == 302
+    assert sign_in(phone, user, PASSWORD).status_code == 302
+    result = runner.invoke(args=["users", "sign-out", user])
+    assert result.exit_code == 0 and "Ended 1 session" in result.output
+    assert phone.get("/dashboard/campaigns").status_code == 302
+    assert runner.invoke(args=["users", "sign-out", "nobody@example.com"]).exit_code != 0
+
+
+def test_sessions_are_stored_as_hashes(app, signed_in, store):
+    token = signed_in.get_cookie("opentrack_session").value
+    [row] = store.db.execute("SELECT token_hash FROM sessions").fetchall()
+    assert row[0] not in token and len(row[0]) == 64

@@ -143,4 +143,7 @@ def test_no_open_lost_under_concurrency_and_a_killed_worker(server, http):
     total = wait_for(lambda: http.get(stats_url).json()["total_opens"] >= answered, seconds=30)
     assert total
     server.cli("flush")
-    assert http.get(stats_url).json()["total_opens"] == answered
+    # Every 200 is stored, once. The killed worker may have spooled the fetch in its hands
+    # before it died, unanswered: stored all the same (the spool is durable at once).
+    stored = http.get(stats_url).json()["total_opens"]
+    assert answered <= stored <= answered + 1

@@ -70,11 +70,23 @@ def test_live_spool_files_are_left_alone(app, client, store, messages, tmp_path)
     assert store.count_events() == 1
 
 
+def hold_write_lock(database: str):
+    """Return a connection that keeps writers to the events table waiting until rollback."""
+    if database.startswith("postgresql://"):
+        import psycopg
+
+        blocker = psycopg.connect(database)
+        blocker.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+        return blocker
+    blocker = sqlite3.connect(database, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    return blocker
+
+
 def test_locked_database_delays_but_loses_nothing(app, client, store, messages):
     recorder = app.extensions["opentrack"].recorder
     # Another process holds the write lock for a while, longer than the pixel can wait.
-    blocker = sqlite3.connect(app.config["DATABASE"], timeout=0)
-    blocker.execute("BEGIN IMMEDIATE")
+    blocker = hold_write_lock(app.config["DATABASE"])
     started = time.monotonic()
     for message in messages:
         assert client.get(pixel_path(message)).status_code == 200
