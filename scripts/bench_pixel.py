@@ -4,6 +4,7 @@
 Usage:
     .venv/bin/python scripts/bench_pixel.py [--seconds 10] [--warmup 2] [--workers 4]
         [--concurrency 200] [--messages 1000] [--procs 2] [--networks 64] [--keep-alive]
+        [--database postgresql://...]
 
 Starts Opentrack under gunicorn with the Procfile's command line (a free port, a temp instance
 folder) and injects --messages messages. Then --procs separate load processes (a selector loop
@@ -28,6 +29,7 @@ import multiprocessing
 import os
 import random
 import resource
+import secrets
 import selectors
 import socket
 import sys
@@ -269,6 +271,11 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--keep-alive", action="store_true", help="ask to reuse connections")
     parser.add_argument(
+        "--database",
+        help="store in this database instead of a fresh SQLite file: a postgresql:// URL of an "
+        "empty database (what the run stores is left there)",
+    )
+    parser.add_argument(
         "--networks", type=int, default=64, help="client /24 networks (127.0.N.1), 1-250"
     )
     args = parser.parse_args()
@@ -280,7 +287,15 @@ def main() -> int:
         parser.error("--procs must be <= 64 and --networks <= 250")
     benchlib.raise_on_sigterm()
     campaign, phases = "bench", {}
-    with benchlib.Server(args.workers) as server:
+    env = {}
+    if args.database:
+        env = {
+            "OPENTRACK_DATABASE": args.database,
+            "OPENTRACK_SECRET_KEYS": os.environ.get("OPENTRACK_SECRET_KEYS")
+            or secrets.token_hex(16),
+        }
+    with benchlib.Server(args.workers, env) as server:
+        print("database:", "PostgreSQL" if args.database else "SQLite")
         print("gunicorn:", " ".join(benchlib.procfile_command(server.port, args.workers)))
         paths = inject(server, campaign, args.messages)
         print(

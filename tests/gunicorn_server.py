@@ -56,6 +56,8 @@ class Server:
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            # A group of its own: a test can kill -9 the master and its workers at once.
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
