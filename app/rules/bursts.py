@@ -16,8 +16,9 @@ BURST_SECONDS = 5.0
 class BurstTracker:
     """Notice one network (IPv4 /24, IPv6 /48) fetching many messages' pixels within seconds.
 
-    Each web worker sees only its share of the traffic, so a burst is noticed per process:
-    with several workers it takes a little longer to trip, never falsely sooner.
+    Each process sees only its share of the traffic: the messages other processes (other
+    workers, other hosts) saw a network fetch lately are passed in as ``seen_elsewhere``, so
+    adding instances does not make a burst harder to notice, and never makes it trip sooner.
     """
 
     def __init__(self, messages: int = BURST_MESSAGES, seconds: float = BURST_SECONDS):
@@ -27,8 +28,15 @@ class BurstTracker:
         self._recent: dict[str, deque] = defaultdict(deque)
         self._counts: dict[str, Counter] = defaultdict(Counter)
 
-    def is_burst(self, ip: str | None, message_id: str, timestamp: float) -> bool:
-        """Record a fetch and return whether its network is in a burst."""
+    def is_burst(
+        self,
+        ip: str | None,
+        message_id: str,
+        timestamp: float,
+        seen_elsewhere: frozenset[str] = frozenset(),
+    ) -> bool:
+        """Record a fetch and return whether its network is in a burst, counting the messages
+        this network was seen fetching elsewhere within the window too."""
         network = truncate_ip(ip)
         if network is None:
             return False
@@ -42,7 +50,9 @@ class BurstTracker:
                 del counts[old]
         if len(self._recent) > 10_000:
             self._forget_idle(timestamp)
-        return len(counts) >= self.messages
+        if len(counts) >= self.messages:
+            return True
+        return bool(seen_elsewhere) and len(seen_elsewhere.union(counts)) >= self.messages
 
     def _forget_idle(self, now: float) -> None:
         for network in [n for n, q in self._recent.items() if not q or q[-1][0] < now - 60]:

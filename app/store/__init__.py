@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
+from app.store.bursts import Bursts
 from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
 from app.store.database import open_database
@@ -77,6 +78,7 @@ class Store:
         self.named_counters = Metrics(self.db)
         self.reports = Reports(self.db)
         self.users = Users(self.db)
+        self.bursts = Bursts(self.db)
 
     def migrate(self) -> None:
         """Apply pending schema migrations; safe to run at every start."""
@@ -121,6 +123,8 @@ class Store:
     iter_events = _on("opens", OpenEvents.iter_events)
     count_events = _on("opens", OpenEvents.count_events)
     update_verdicts = _on("opens", OpenEvents.update_verdicts)
+    note_fetches = _on("bursts", Bursts.note_fetches)
+    recent_fetches = _on("bursts", Bursts.recent_fetches)
 
     def rebuild_counters(self, campaign_id: str) -> None:
         """Recompute a campaign's message states and counters from its stored events."""

@@ -307,3 +307,12 @@ def dashboard_sessions(db: Database) -> None:
     )
     db["sessions"].create_index(["user_id"])
     db["sessions"].create_index(["expires_at"])
+
+
+@migrations(name="burst_fetches")
+def burst_fetches(db: Database) -> None:
+    """Share the messages each network fetched lately, so bursts are seen across instances."""
+    db["burst_fetches"].create(
+        {"network": str, "message_id": str, "at": float}, pk=("network", "message_id")
+    )
+    db["burst_fetches"].create_index(["at"])

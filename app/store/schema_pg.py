@@ -146,4 +146,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX sessions_expires ON sessions (expires_at)",
         ],
     ),
+    (
+        "burst_fetches",
+        [
+            """CREATE TABLE burst_fetches (
+                network TEXT NOT NULL, message_id TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL, PRIMARY KEY (network, message_id))""",
+            "CREATE INDEX burst_fetches_at ON burst_fetches (at)",
+        ],
+    ),
 ]

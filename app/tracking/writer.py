@@ -10,14 +10,15 @@ from collections.abc import Callable
 
 from app.core.times import from_iso, to_iso
 from app.rules import clicks as click_rules
-from app.rules.bursts import BurstTracker
+from app.rules.bursts import BURST_SECONDS, BurstTracker
 from app.rules.classify import Fetch, classify, fetch_headers
 from app.rules.networks import Networks
-from app.rules.storage import StoragePolicy
+from app.rules.storage import StoragePolicy, truncate_ip
 from app.store import Store
 from app.tracking.spool import split_lines
 
 DEFAULT_POLICY = StoragePolicy()
+NOWHERE: frozenset[str] = frozenset()
 
 
 class Writer:
@@ -61,20 +62,27 @@ def record_fetches(
 ) -> int:
     """Classify spooled pixel fetches and store them as open events; return how many were new.
 
-    A fetch of a message we do not know (or no longer track) is dropped here.
+    A fetch of a message we do not know (or no longer track) is dropped here. With a burst
+    tracker, the messages each network fetched through other processes and hosts in the burst
+    window count towards its bursts, and this batch's fetches are shared with them in turn.
     """
     injected = {
         message_id: from_iso(at)
         for message_id, at in store.injected_times(line[1] for line in lines).items()
     }
+    lines = [line for line in lines if line[1] in injected]
+    fetched = [(truncate_ip(line[3]), line[1], line[2]) for line in lines] if bursts else []
+    fetched = [fetch for fetch in fetched if fetch[0] is not None]
+    elsewhere = shared_fetches(store, fetched)
     events = []
     for line in lines:
         key, message_id, timestamp, ip, user_agent, method, x_requested_with, purpose = line[:8]
         extras = line[8] if len(line) > 8 else {}
-        if message_id not in injected:
-            continue
         since = round(timestamp - injected[message_id], 3)
-        burst = bursts.is_burst(ip, message_id, timestamp) if bursts else False
+        burst = False
+        if bursts:
+            seen = elsewhere.get(truncate_ip(ip), NOWHERE)
+            burst = bursts.is_burst(ip, message_id, timestamp, seen)
         fetch = Fetch(
             user_agent=user_agent,
             ip=ip,
@@ -96,7 +104,19 @@ def record_fetches(
             **classify(fetch, networks, scanner_window_seconds).as_dict(),
         }
         events.append(policy.apply(event, private=bool(extras.get("private"))))
-    return store.record_opens(events)
+    stored = store.record_opens(events)
+    store.note_fetches(fetched)
+    return stored
+
+
+def shared_fetches(
+    store: Store, fetched: list[tuple[str, str, float]]
+) -> dict[str, frozenset[str]]:
+    """Return the messages the batch's networks fetched anywhere within the burst window."""
+    if not fetched:
+        return {}
+    since = min(at for _, _, at in fetched) - BURST_SECONDS
+    return store.recent_fetches({network for network, _, _ in fetched}, since)
 
 
 def record_clicks(

@@ -145,3 +145,32 @@ def test_a_broken_network_list_does_not_stop_recording(app, client, auth, campai
     client.get("/o/" + message["pixel_url"].split("/o/")[1], headers={"User-Agent": IPHONE})
     flush()
     assert store.count_events() == 1
+
+
+def test_a_burst_split_across_instances_is_seen_whole(store):
+    from app.rules.bursts import BURST_MESSAGES
+    from app.tracking.writer import record_fetches
+
+    store.create_campaign("split", "Split")
+    messages = store.register_messages(
+        "split", [(f"s{n}@x.org", None, True) for n in range(BURST_MESSAGES)]
+    )
+    now = time.time()
+    lines = [
+        [f"key-{n}", m["id"], now + n * 0.1, f"203.0.113.{n + 1}", IPHONE, "GET", None, None]
+        for n, m in enumerate(messages)
+    ]
+    # Two instances, each with its own tracker, get every other fetch of one network.
+    first, second = BurstTracker(), BurstTracker()
+    for n, line in enumerate(lines):
+        record_fetches(store, [line], None, 0, first if n % 2 else second)
+    sources = [store.get_message(m["id"])["events"][0]["source"] for m in messages]
+    # Alone, neither instance saw the 10 messages a burst needs; together they did.
+    assert sources[-1] == "scanner" and sources[:-1].count("scanner") == 0
+
+
+def test_a_burst_only_counts_messages_seen_within_the_window():
+    tracker = BurstTracker(messages=3, seconds=5)
+    elsewhere = frozenset({"m1", "m2"})
+    assert not tracker.is_burst("192.0.2.1", "m1", 100.0, elsewhere)
+    assert tracker.is_burst("192.0.2.1", "m3", 100.1, elsewhere)
