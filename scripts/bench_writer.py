@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Time the writer: spooled pixel fetches judged and stored, per second, on either engine.
+
+Usage:
+    .venv/bin/python scripts/bench_writer.py [--events 20000] [--batch 500] [--database URL]
+
+Registers 2,000 messages, then hands the writer batches of --batch spool lines (the labelled
+user agents of tests/data/user_agents.tsv, many IPs) as the recorder does, and times them in the
+same run against a baseline that only classifies the same lines without storing them (both
+with the parsers' caches warm: a few hundred user agents, seen again and again). Prints
+events/s for both and the share of the writer's time the store takes. With --database (a
+postgresql:// URL of an empty database), stores there; otherwise in a fresh SQLite file.
+"""
+
+import argparse
+import csv
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.rules.bursts import BurstTracker  # noqa: E402
+from app.rules.classify import Fetch, classify  # noqa: E402
+from app.store import Store  # noqa: E402
+from app.tracking.writer import record_fetches  # noqa: E402
+
+
+def user_agents() -> list[str]:
+    """Return the labelled user agents of the test tables."""
+    with open(ROOT / "tests" / "data" / "user_agents.tsv", newline="") as file:
+        rows = csv.DictReader((line for line in file if not line.startswith("#")), delimiter="\t")
+        return [row["user_agent"] for row in rows if row.get("user_agent")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000, help="spool lines to store")
+    parser.add_argument("--batch", type=int, default=500, help="lines per writer batch")
+    parser.add_argument("--database", help="a postgresql:// URL of an empty database")
+    args = parser.parse_args()
+    if not (1 <= args.batch <= args.events <= 1_000_000):
+        parser.error("need 1 <= --batch <= --events <= 1000000")
+    database = args.database or os.path.join(tempfile.mkdtemp(), "bench.db")
+    store = Store(database)
+    store.migrate()
+    campaign = "bench-" + uuid.uuid4().hex[:8]
+    store.create_campaign(campaign, "Writer benchmark")
+    messages = store.register_messages(
+        campaign, [(f"w{n}@example.com", None, True) for n in range(2000)]
+    )
+    rng = random.Random(1)
+    agents = user_agents()
+    now = time.time()
+    lines = [
+        [
+            uuid.uuid4().hex,
+            rng.choice(messages)["id"],
+            now + n * 0.001,
+            f"198.{rng.randrange(18, 20)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            rng.choice(agents),
+            "GET",
+            None,
+            None,
+        ]
+        for n in range(args.events)
+    ]
+    batches = [lines[start : start + args.batch] for start in range(0, len(lines), args.batch)]
+
+    def judge_all() -> float:
+        started = time.perf_counter()
+        for line in lines:
+            classify(Fetch(user_agent=line[4], ip=line[3], seconds_since_send=600.0), None, 60)
+        return time.perf_counter() - started
+
+    # Once to warm the parsers' caches for both runs (a few hundred user agents, seen often).
+    judge_all()
+    judge_only = judge_all()
+
+    tracker = BurstTracker()
+    started = time.perf_counter()
+    stored = sum(record_fetches(store, batch, None, 60.0, tracker) for batch in batches)
+    writer = time.perf_counter() - started
+    store.close()
+    assert stored == args.events, (stored, args.events)
+    engine = "PostgreSQL" if database.startswith("postgresql://") else "SQLite"
+    print(f"{engine}: {args.events} events in batches of {args.batch}")
+    print(f"  classify only (baseline): {args.events / judge_only:10,.0f} events/s")
+    print(f"  writer (classify + store): {args.events / writer:10,.0f} events/s")
+    print(f"  the store's share of the writer's time: {1 - judge_only / writer:.0%}")
+
+
+if __name__ == "__main__":
+    main()
