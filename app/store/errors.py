@@ -23,3 +23,7 @@ class EmailTaken(StoreError):
 
 class Conflict(StoreError):
     """A write broke a unique or foreign key: what the engines' integrity errors become."""
+
+
+class CopyMismatch(StoreError):
+    """A copied database differs from its source: the first difference is the argument."""
