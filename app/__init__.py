@@ -29,7 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         __name__,
         instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,
-        template_folder="../templates",
+        template_folder=template_folder(),
     )
     configure(app, test_config)
     store = Store(app.config["DATABASE"])
@@ -44,6 +44,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     dashboard.init_app(app)
     cli.init_app(app)
     return app
+
+
+def template_folder() -> str:
+    """Return the templates folder: the package's own in a wheel, templates/ in a checkout."""
+    packaged = os.path.join(os.path.dirname(__file__), "templates")
+    if os.path.isdir(packaged):
+        return packaged
+    return os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
 
 
 def configure(app: Flask, test_config: dict | None) -> None:

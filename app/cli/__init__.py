@@ -2,10 +2,11 @@
 
 import sys
 
+import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from app.cli import campaigns, classify, keys, maintenance, privacy, users, worker
+from app.cli import campaigns, classify, db, keys, maintenance, privacy, users, worker
 
 
 def init_app(app: Flask) -> None:
@@ -24,6 +25,7 @@ def init_app(app: Flask) -> None:
         privacy.erase_command,
         users.users,
         worker.worker_command,
+        db.db,
     ):
         app.cli.add_command(command)
 
@@ -37,4 +39,6 @@ def main() -> None:
         return create_app()
 
     cli = FlaskGroup(create_app=create, add_version_option=False, help=__doc__)
+    # The installed distribution's version, from its metadata: `opentrack --version`.
+    cli = click.version_option(package_name="opentrack", message="%(prog)s %(version)s")(cli)
     cli.main(args=sys.argv[1:], prog_name="opentrack")

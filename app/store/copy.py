@@ -83,9 +83,7 @@ def copy_database(
         source.db.execute("ROLLBACK")
 
 
-def _copy(
-    source: Store, target: Store, progress: Callable[[str, int], None]
-) -> dict[str, int]:
+def _copy(source: Store, target: Store, progress: Callable[[str, int], None]) -> dict[str, int]:
     tables = data_tables(source)
     occupied = occupied_tables(target, tables)
     if occupied:
@@ -137,12 +135,12 @@ def copy_table(
     if clash:
         raise StoreError(f"{table}.{clash[0]} is generated on PostgreSQL and cannot be copied")
     booleans = [
-        index for index, column in enumerate(columns) if pg_columns[column]["data_type"] == "boolean"
+        index
+        for index, column in enumerate(columns)
+        if pg_columns[column]["data_type"] == "boolean"
     ]
     names = ", ".join(quoted(column) for column in columns)
-    insert = (
-        f"INSERT INTO {quoted(table)} ({names}) VALUES ({', '.join('?' * len(columns))})"
-    )
+    insert = f"INSERT INTO {quoted(table)} ({names}) VALUES ({', '.join('?' * len(columns))})"
     # messages.rowid is generated in insertion order: insert in the order of SQLite's rowid.
     order = " ORDER BY rowid" if table == "messages" else ""
     rows = source.db.stream(f"SELECT {names} FROM {quoted(table)}{order}", size=BATCH)
