@@ -1,7 +1,7 @@
 """Opentrack: honest email open tracking.
 
 ``create_app`` is the one place that assembles an app: settings, the store, the recording
-path, then the fast paths, the API, the dashboard and the commands, in that order.
+path, then the security headers, the fast paths, the API, the dashboard and the commands.
 """
 
 import atexit
@@ -20,7 +20,7 @@ from app.store import Store, is_server_database
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure an Opentrack app."""
-    from app import api, cli, dashboard, tracking
+    from app import api, cli, dashboard, security, tracking
 
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "OPENTRACK_INSTANCE_PATH"
@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     keys = app.config["SECRET_KEYS"]
     signers = Signers(pixel_serializer(keys), optout_serializer(keys), click_serializer(keys))
     app.extensions["opentrack"] = Opentrack(store=store, recorder=recorder, signers=signers)
+    security.init_app(app)
     tracking.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)

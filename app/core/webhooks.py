@@ -109,19 +109,40 @@ def retryable(status: int | None) -> bool:
 
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """Return the IPv4 address an IPv6 one carries and would reach, or None.
+
+    IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``), 6to4 (``2002:AABB:CCDD::``),
+    NAT64 (``64:ff9b::a.b.c.d``) and Teredo (``2001::/32``, the client's address inverted).
+    """
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
+        # The last 32 bits: what a NAT64 gateway or an old IPv4-compatible stack reaches.
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def public_address(ip: str) -> bool:
-    """Return whether an address is a public one (not private, loopback, link-local, ...)."""
+    """Return whether an address is a public one (not private, loopback, link-local, ...).
+
+    An IPv6 address that carries an IPv4 one is judged by the IPv4 address it would reach.
+    """
     try:
         address = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
         return False
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    elif address.version == 6 and address in NAT64:
-        # A NAT64 gateway would reach the IPv4 address in the last 32 bits.
-        address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.version == 6:
+        inner = embedded_ipv4(address)
+        if inner is not None and not (inner.is_global and not inner.is_multicast):
+            return False
     return address.is_global and not address.is_multicast
 
 

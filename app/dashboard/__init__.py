@@ -43,7 +43,7 @@ def init_app(app: Flask) -> None:
         SECRET_KEY_FALLBACKS=list(app.config["SECRET_KEYS"][:-1]),
     )
     app.session_interface = DashboardSessions()
-    app.jinja_env.globals.update(csrf_token=base.csrf_token, csp_nonce=base.csp_nonce)
+    app.jinja_env.globals.update(csrf_token=base.csrf_token)
     filters.register(app)
     app.register_blueprint(base.bp)
     if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):

@@ -37,13 +37,6 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
-def csp_nonce() -> str:
-    """Return this response's nonce for the page's one <style> element."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
-
-
 def safe_next(target: str | None) -> str:
     """Return a local path to go to after signing in; never another site."""
     default = url_for("dashboard.campaigns")
@@ -73,22 +66,6 @@ def require_sign_in():
         if not expected or not secrets.compare_digest(sent, expected):
             abort(400, "This form has expired or did not come from this site. Reload the page.")
     return None
-
-
-@bp.after_request
-def add_security_headers(response):
-    """Forbid scripts, framing and sniffing; keep private pages out of caches and referrers."""
-    nonce = g.get("csp_nonce")
-    style = f"style-src 'nonce-{nonce}'" if nonce else "style-src 'none'"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'none'; {style}; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.errorhandler(HTTPException)

@@ -16,6 +16,7 @@ from werkzeug.urls import iri_to_uri
 from app.core import links
 from app.core.paths import CLICK_PREFIX
 from app.core.tokens import read_click_token
+from app.security import PLAIN_HEADERS
 from app.tracking.recorder import Recorder
 from app.tracking.spool import spool_line
 
@@ -38,6 +39,7 @@ def plain_page(start_response, status: str, body: bytes, headers=()) -> list[byt
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
             ("Referrer-Policy", "no-referrer"),
+            *PLAIN_HEADERS,
             *headers,
         ],
     )
@@ -92,6 +94,7 @@ class ClickMiddleware:
                 ("Content-Length", str(len(body))),
                 ("Cache-Control", "no-store"),
                 ("Referrer-Policy", "no-referrer"),
+                *PLAIN_HEADERS,
             ],
         )
         return [] if method == "HEAD" else [body]

@@ -39,6 +39,15 @@ def test_signature_verifies_and_tampering_fails():
         ("0.0.0.0", False),
         ("224.0.0.1", False),
         ("not-an-ip", False),
+        # IPv6 forms that carry 127.0.0.1 or a private IPv4 address reach it.
+        ("::7f00:1", False),
+        ("::127.0.0.1", False),
+        ("2002:7f00:1::1", False),
+        ("2002:a01:203::1", False),
+        ("64:ff9b::7f00:1", False),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo, client 127.0.0.1
+        ("::ffff:10.0.0.1", False),
+        ("2002:5db8:d822::1", True),  # 6to4 of the public 93.184.216.34
     ],
 )
 def test_public_address(ip, public):
