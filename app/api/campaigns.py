@@ -1,8 +1,9 @@
-"""The campaigns API: create, list and show campaigns, their stats and their non-openers."""
+"""The campaigns API: create, list, show, update and delete campaigns, their stats and
+non-openers."""
 
 import time
 
-from flask import Response, jsonify, request, stream_with_context
+from flask import Response, g, jsonify, request, stream_with_context
 
 from app.api.base import (
     bool_arg,
@@ -12,6 +13,7 @@ from app.api.base import (
     format_arg,
     int_arg,
     json_body,
+    not_found,
 )
 from app.api.errors import ApiError
 from app.core import export, fields
@@ -46,11 +48,12 @@ def list_campaigns():
     limit = int_arg("limit", 50, 1, 1000)
     offset = int_arg("offset", 0, 0, None)
     search = request.args.get("q", "")
-    rows = store().list_campaigns(limit=limit, offset=offset, search=search)
+    archived = bool_arg("archived", False)
+    rows = store().list_campaigns(limit=limit, offset=offset, search=search, archived=archived)
     return jsonify(
         {
             "campaigns": [campaign_summary(row) for row in rows],
-            "total": store().count_campaigns(search),
+            "total": store().count_campaigns(search, archived=archived),
             "limit": limit,
             "offset": offset,
         }
@@ -61,6 +64,52 @@ def list_campaigns():
 def show_campaign(campaign_id: str):
     """Show one campaign with its numbers."""
     return jsonify(campaign_summary(find_campaign(campaign_id)))
+
+
+UPDATE_FIELDS = ("name", "track", "track_clicks", "archived")
+
+
+@bp.patch("/campaigns/<campaign_id>")
+def update_campaign(campaign_id: str):
+    """Rename a campaign, change its tracking switches, or archive or unarchive it."""
+    body = json_body()
+    unknown = [key for key in body if key not in UPDATE_FIELDS]
+    if unknown:
+        raise ApiError(
+            400,
+            "invalid_field",
+            f"'{unknown[0]}' is not a field of a campaign update; "
+            "use name, track, track_clicks or archived.",
+        )
+    if not body:
+        raise ApiError(
+            400,
+            "invalid_field",
+            "The update is empty; send any of name, track, track_clicks or archived.",
+        )
+    name = body.get("name")
+    if "name" in body:
+        name = fields.text(name, "name", fields.MAX_NAME)
+    switches = {
+        field: fields.boolean(body.get(field), field, None) if field in body else None
+        for field in ("track", "track_clicks", "archived")
+    }
+    for field, value in switches.items():
+        if field in body and value is None:
+            raise fields.FieldError(field, "must be true or false")
+    find_campaign(campaign_id)
+    row = store().update_campaign(campaign_id, name=name, **switches)
+    if row is None:
+        raise not_found("campaign", campaign_id)
+    return jsonify(campaign_summary(row))
+
+
+@bp.delete("/campaigns/<campaign_id>")
+def delete_campaign(campaign_id: str):
+    """Delete a campaign with its messages, events, clicks, links and webhook deliveries."""
+    if store().delete_campaign(campaign_id, f"api:{g.api_key_name}") is None:
+        raise not_found("campaign", campaign_id)
+    return Response(status=204)
 
 
 @bp.get("/campaigns/<campaign_id>/stats")

@@ -21,7 +21,8 @@ def inject_campaign(campaign_id: str):
     items = parse_inject(body, track)
     config = current_app.config
     if len(items) > config["MAX_BATCH"]:
-        raise FieldError("messages", f"may hold at most {config['MAX_BATCH']} messages per call")
+        form = "recipients" if "recipients" in body else "messages"
+        raise FieldError(form, f"may hold at most {config['MAX_BATCH']} messages per call")
     opentrack = current()
     base_url = (config["BASE_URL"] or request.host_url).rstrip("/")
     results = inject_messages(
@@ -33,7 +34,19 @@ def inject_campaign(campaign_id: str):
 
 
 def parse_inject(body: dict, track: bool) -> list[InjectItem]:
-    """Return the messages an inject body asks for; per-message "track" overrides the call's."""
+    """Return the messages an inject body asks for; per-message "track" overrides the call's.
+
+    A body takes one form: "recipient" with "html", "recipients" with a shared "html", or
+    "messages" each with its own; a body mixing them is refused rather than half read.
+    """
+    forms = [form for form in ("recipient", "recipients", "messages") if form in body]
+    if len(forms) > 1:
+        raise FieldError(
+            forms[1],
+            f"cannot be sent with '{forms[0]}': use one of 'recipient', 'recipients' or 'messages'",
+        )
+    if "messages" in body and "html" in body:
+        raise FieldError("html", "cannot be shared with 'messages': give each message its html")
     if "recipient" in body:
         return [
             InjectItem(

@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     for command in (
         keys.keys,
         maintenance.init_command,
+        campaigns.campaigns,
         campaigns.stats_command,
         campaigns.export_command,
         maintenance.flush_command,

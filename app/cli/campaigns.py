@@ -1,4 +1,5 @@
-"""Campaign commands: a campaign's numbers, and the export of its non-openers."""
+"""Campaign commands: the campaigns group (list, create, show, rename, archive, delete), a
+campaign's numbers, and the export of its non-openers."""
 
 import contextlib
 import json
@@ -6,12 +7,16 @@ import sys
 import time
 
 import click
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
-from app.core import export
+from app.core import export, fields
+from app.core.fields import FieldError
 from app.core.stats import campaign_summary
 from app.core.times import to_iso
 from app.services import store
+from app.store import CampaignExists
+
+campaigns = AppGroup("campaigns", help="List, create, show, rename, archive and delete campaigns.")
 
 
 @click.command("stats")
@@ -20,10 +25,12 @@ from app.services import store
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def stats_command(campaign_id: str, as_json: bool) -> None:
     """Show a campaign's open rates with their counts."""
-    row = store().get_campaign(campaign_id)
-    if row is None:
-        raise click.ClickException(f"no campaign with id '{campaign_id}'")
-    campaign = campaign_summary(row)
+    show_numbers(campaign_id, as_json)
+
+
+def show_numbers(campaign_id: str, as_json: bool) -> None:
+    """Print a campaign's numbers and rates with their counts, as a table or JSON."""
+    campaign = campaign_summary(_find(campaign_id))
     if as_json:
         click.echo(json.dumps(campaign, indent=2))
         return
@@ -38,6 +45,126 @@ def stats_command(campaign_id: str, as_json: bool) -> None:
         click.echo(f"  {name:<18} {shown:>7}  ({rate['count']} of {rate['of']})")
     click.echo(f"  {'first_open_at':<18} {campaign['first_open_at'] or '-'}")
     click.echo(f"  {'last_open_at':<18} {campaign['last_open_at'] or '-'}")
+
+
+def _find(campaign_id: str) -> dict:
+    """Return a campaign's row, or stop with an error naming the id."""
+    row = store().get_campaign(campaign_id)
+    if row is None:
+        raise click.ClickException(f"no campaign with id '{campaign_id}'")
+    return row
+
+
+def _checked(check, *args):
+    """Return a field rule's clean value, or stop with its message."""
+    try:
+        return check(*args)
+    except FieldError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@campaigns.command("list")
+@click.option("--archived", is_flag=True, help="Include archived campaigns.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_campaigns(archived: bool, as_json: bool) -> None:
+    """List campaigns, newest first, with their sends and human open rates."""
+    count = store().count_campaigns("", archived=archived)
+    rows = store().list_campaigns(limit=max(count, 1), archived=archived)
+    summaries = [campaign_summary(row) for row in rows]
+    if as_json:
+        click.echo(json.dumps(summaries, indent=2))
+        return
+    if not summaries:
+        click.echo("No campaigns yet: opentrack campaigns create ID", err=True)
+        return
+    click.echo(f"{'id':<24} {'name':<24} {'created':<25} {'sent':>8} {'human open':>10}")
+    for campaign in summaries:
+        rate = campaign["human_open_rate"]
+        shown = "-" if rate is None else f"{rate:.1%}"
+        archived_mark = "  (archived)" if campaign["archived_at"] else ""
+        click.echo(
+            f"{campaign['id']:<24} {campaign['name']:<24} {campaign['created_at']:<25} "
+            f"{campaign['sent']:>8} {shown:>10}{archived_mark}"
+        )
+
+
+@campaigns.command("create")
+@click.argument("campaign_id")
+@click.option("--name", help="A name to show (the id when left out).")
+@click.option("--no-track", is_flag=True, help="Inject its messages without a pixel.")
+@click.option("--track-clicks", is_flag=True, help="Rewrite its links into tracked ones.")
+def create_campaign(campaign_id: str, name: str | None, no_track: bool, track_clicks: bool) -> None:
+    """Create a campaign with the slug CAMPAIGN_ID."""
+    campaign_id, name = _checked(fields.campaign, campaign_id, name)
+    try:
+        store().create_campaign(campaign_id, name, track=not no_track)
+    except CampaignExists:
+        raise click.ClickException(f"a campaign with id '{campaign_id}' already exists") from None
+    if track_clicks:
+        store().update_campaign(campaign_id, track_clicks=True)
+    click.echo(f"Created campaign '{campaign_id}'.", err=True)
+
+
+@campaigns.command("show")
+@click.argument("campaign_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def show_campaign(campaign_id: str, as_json: bool) -> None:
+    """Show a campaign's numbers (as `opentrack stats` does)."""
+    show_numbers(campaign_id, as_json)
+
+
+@campaigns.command("rename")
+@click.argument("campaign_id")
+@click.argument("name")
+def rename_campaign(campaign_id: str, name: str) -> None:
+    """Give a campaign a new NAME."""
+    name = _checked(fields.text, name, "name", fields.MAX_NAME)
+    _find(campaign_id)
+    store().update_campaign(campaign_id, name=name)
+    click.echo(f"Renamed campaign '{campaign_id}' to '{name}'.", err=True)
+
+
+@campaigns.command("archive")
+@click.argument("campaign_id")
+def archive_campaign(campaign_id: str) -> None:
+    """Archive a campaign: it leaves the lists, its data stays and tracking goes on."""
+    _find(campaign_id)
+    store().update_campaign(campaign_id, archived=True)
+    click.echo(f"Archived campaign '{campaign_id}'.", err=True)
+
+
+@campaigns.command("unarchive")
+@click.argument("campaign_id")
+def unarchive_campaign(campaign_id: str) -> None:
+    """Bring an archived campaign back into the lists."""
+    _find(campaign_id)
+    store().update_campaign(campaign_id, archived=False)
+    click.echo(f"Unarchived campaign '{campaign_id}'.", err=True)
+
+
+@campaigns.command("delete")
+@click.argument("campaign_id")
+@click.option("--yes", is_flag=True, help="Delete without asking to type the id.")
+def delete_campaign(campaign_id: str, yes: bool) -> None:
+    """Delete a campaign and all its messages, events, clicks and links (no undo)."""
+    campaign = campaign_summary(_find(campaign_id))
+    if not yes:
+        click.echo(
+            f"This deletes '{campaign_id}' with its {campaign['sent']} messages, their events "
+            "and clicks, for good; its follow-ups stay, as ordinary campaigns.",
+            err=True,
+        )
+        typed = click.prompt("Type the campaign id to confirm", default="", show_default=False)
+        if typed != campaign_id:
+            raise click.ClickException("the id typed does not match; nothing was deleted")
+    counts = store().delete_campaign(campaign_id, "cli")
+    if counts is None:
+        raise click.ClickException(f"no campaign with id '{campaign_id}'")
+    click.echo(
+        f"Deleted campaign '{campaign_id}': {counts['messages']} messages, "
+        f"{counts['events']} events, {counts['clicks']} clicks.",
+        err=True,
+    )
 
 
 @click.command("export-non-openers")

@@ -5,6 +5,7 @@ click tracking is on, add the pixel before the last real ``</body>``, and fill i
 URL. Callable without Flask: the store and the signers are handed in.
 """
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +18,8 @@ from app.core.tokens import mint_click_token, mint_token
 
 class InjectStore(Protocol):
     """What injecting needs of the store."""
+
+    def atomic(self) -> AbstractContextManager: ...
 
     def register_messages(
         self, campaign_id: str, recipients: list[tuple[str, dict | None, bool]]
@@ -52,40 +55,45 @@ def inject_messages(
     base_url: str,
     track_clicks: bool,
 ) -> list[dict]:
-    """Register the items' messages and return each with its tracked HTML, in order."""
-    messages = store.register_messages(
-        campaign_id, [(item.recipient, item.metadata, item.track) for item in items]
-    )
-    pairs = list(zip(messages, items, strict=True))
-    click_links = ClickLinks(store, signers.click, campaign_id, base_url, track_clicks)
-    click_links.register([item.html for message, item in pairs if message["tracked"]])
-    positions: dict[int, int] = {}
-    results = []
-    for message, item in pairs:
-        html = item.html
-        optout_url = base_url + optout_path(mint_token(signers.optout, message["id"]))
-        url = None
-        if message["tracked"]:
-            url = base_url + pixel_path(mint_token(signers.pixel, message["id"]))
-            # A shared HTML body is scanned for its </body> once, not once per recipient.
-            if id(html) not in positions:
-                positions[id(html)] = inject.find_pixel_position(html)
-            html, position = click_links.rewrite(html, message["id"], positions[id(html)])
-            html = inject.add_pixel(html, url, position)
-        results.append(
-            {
-                "message_id": message["id"],
-                "campaign_id": campaign_id,
-                "recipient": message["recipient"],
-                "metadata": message["metadata"],
-                "injected_at": message["injected_at"],
-                "tracked": message["tracked"],
-                "pixel_url": url,
-                "optout_url": optout_url,
-                "html": inject.fill_optout_url(html, optout_url),
-            }
+    """Register the items' messages and return each with its tracked HTML, in order.
+
+    All or nothing: the messages and links are stored in one transaction with the HTML made,
+    so a call that fails anywhere leaves nothing stored that its sender never got.
+    """
+    with store.atomic():
+        messages = store.register_messages(
+            campaign_id, [(item.recipient, item.metadata, item.track) for item in items]
         )
-    return results
+        pairs = list(zip(messages, items, strict=True))
+        click_links = ClickLinks(store, signers.click, campaign_id, base_url, track_clicks)
+        click_links.register([item.html for message, item in pairs if message["tracked"]])
+        positions: dict[int, int] = {}
+        results = []
+        for message, item in pairs:
+            html = item.html
+            optout_url = base_url + optout_path(mint_token(signers.optout, message["id"]))
+            url = None
+            if message["tracked"]:
+                url = base_url + pixel_path(mint_token(signers.pixel, message["id"]))
+                # A shared HTML body is scanned for its </body> once, not once per recipient.
+                if id(html) not in positions:
+                    positions[id(html)] = inject.find_pixel_position(html)
+                html, position = click_links.rewrite(html, message["id"], positions[id(html)])
+                html = inject.add_pixel(html, url, position)
+            results.append(
+                {
+                    "message_id": message["id"],
+                    "campaign_id": campaign_id,
+                    "recipient": message["recipient"],
+                    "metadata": message["metadata"],
+                    "injected_at": message["injected_at"],
+                    "tracked": message["tracked"],
+                    "pixel_url": url,
+                    "optout_url": optout_url,
+                    "html": inject.fill_optout_url(html, optout_url),
+                }
+            )
+        return results
 
 
 class ClickLinks:

@@ -47,6 +47,9 @@ def trackable_url(raw: str, skip_prefix: str = "") -> str | None:
     # Other control characters have no place in a link we would send in a Location header.
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
         return None
+    # A lone surrogate cannot be stored, encoded or sent: the link is left as it was.
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in url):
+        return None
     try:
         parts = urlsplit(url)
     except ValueError:

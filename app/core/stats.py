@@ -99,6 +99,7 @@ def campaign_summary(campaign: dict) -> dict:
         "first_injected_at": campaign["first_injected_at"],
         "track": campaign["track"],
         "track_clicks": campaign["track_clicks"],
+        "archived_at": campaign.get("archived_at"),
         **with_clicks(campaign_numbers(campaign), campaign),
     }
 

@@ -84,6 +84,10 @@ class Store:
         """Apply pending schema migrations; safe to run at every start."""
         self.db.migrate()
 
+    def atomic(self):
+        """Return a context in which every store call is one transaction: all or nothing."""
+        return self.db.write()
+
     def close(self) -> None:
         """Close this thread's connection (on PostgreSQL, the whole pool)."""
         self.db.close()
@@ -95,6 +99,9 @@ class Store:
     count_campaigns = _on("campaigns", Campaigns.count_campaigns)
     campaign_ids = _on("campaigns", Campaigns.campaign_ids)
     set_track_clicks = _on("campaigns", Campaigns.set_track_clicks)
+    update_campaign = _on("campaigns", Campaigns.update_campaign)
+    delete_campaign = _on("campaigns", Campaigns.delete_campaign)
+    campaign_deletions = _on("campaigns", Campaigns.campaign_deletions)
     hourly_opens = _on("campaigns", Campaigns.hourly_opens)
     breakdown_counts = _on("campaigns", Campaigns.breakdown_counts)
 

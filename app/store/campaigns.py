@@ -6,6 +6,8 @@ from app.store.errors import CampaignExists, Conflict
 
 # lower() on both sides: LIKE ignores case on SQLite, not on PostgreSQL.
 SEARCH = "(? = '' OR lower(id) LIKE lower(?) OR lower(name) LIKE lower(?))"
+# One boolean parameter: true takes every campaign, false only those not archived.
+ARCHIVED = "(? OR archived_at IS NULL)"
 
 
 class Campaigns:
@@ -31,18 +33,22 @@ class Campaigns:
         row = self.db.execute("SELECT * FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
         return campaign_row(row) if row else None
 
-    def list_campaigns(self, limit: int = 50, offset: int = 0, search: str = "") -> list[dict]:
-        """Return campaigns' rows, newest first."""
+    def list_campaigns(
+        self, limit: int = 50, offset: int = 0, search: str = "", archived: bool = False
+    ) -> list[dict]:
+        """Return campaigns' rows, newest first; archived ones only when ``archived`` is True."""
         rows = self.db.execute(
-            f"SELECT * FROM campaigns WHERE {SEARCH} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-            [*_search(search), limit, offset],
+            f"SELECT * FROM campaigns WHERE {SEARCH} AND {ARCHIVED} "
+            "ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*_search(search), bool(archived), limit, offset],
         ).fetchall()
         return [campaign_row(row) for row in rows]
 
-    def count_campaigns(self, search: str = "") -> int:
-        """Return how many campaigns match a search."""
+    def count_campaigns(self, search: str = "", archived: bool = False) -> int:
+        """Return how many campaigns match a search (archived ones only when asked)."""
         return self.db.execute(
-            f"SELECT count(*) FROM campaigns WHERE {SEARCH}", _search(search)
+            f"SELECT count(*) FROM campaigns WHERE {SEARCH} AND {ARCHIVED}",
+            [*_search(search), bool(archived)],
         ).fetchone()[0]
 
     def campaign_ids(self) -> list[str]:
@@ -57,6 +63,103 @@ class Campaigns:
                 [bool(track_clicks), campaign_id],
             )
         return self.get_campaign(campaign_id)
+
+    def update_campaign(
+        self,
+        campaign_id: str,
+        name: str | None = None,
+        track: bool | None = None,
+        track_clicks: bool | None = None,
+        archived: bool | None = None,
+    ) -> dict | None:
+        """Change a campaign's name, switches or archived state (None leaves one as it is).
+
+        Archiving keeps the time it was first archived; unarchiving clears it. Returns the
+        campaign, or None when there is none with this id.
+        """
+        sets: list[str] = []
+        params: list = []
+        if name is not None:
+            sets.append("name = ?")
+            params.append(name)
+        if track is not None:
+            sets.append("track = ?")
+            params.append(bool(track))
+        if track_clicks is not None:
+            sets.append("track_clicks = ?")
+            params.append(bool(track_clicks))
+        if archived is True:
+            sets.append("archived_at = COALESCE(archived_at, ?)")
+            params.append(now_iso())
+        elif archived is False:
+            sets.append("archived_at = NULL")
+        if sets:
+            with self.db.write() as conn:
+                conn.execute(
+                    f"UPDATE campaigns SET {', '.join(sets)} WHERE id = ?", [*params, campaign_id]
+                )
+        return self.get_campaign(campaign_id)
+
+    def delete_campaign(self, campaign_id: str, actor: str) -> dict | None:
+        """Delete a campaign and everything stored for it, in one transaction; return counts.
+
+        Removes its messages, open events, clicks, links, hourly and breakdown counters, the
+        webhook deliveries about it and, for a follow-up, its link to the parent. Its
+        follow-ups stay, as ordinary campaigns: only their link to it goes. An audit row in
+        ``campaign_deletions`` records who deleted it and how many messages, events and clicks
+        went. Returns None when there is no campaign with this id.
+        """
+        with self.db.write() as conn:
+            # The campaign row first: no message can be registered for it meanwhile.
+            row = conn.execute(
+                f"SELECT id FROM campaigns WHERE id = ?{self.db.for_update}", [campaign_id]
+            ).fetchone()
+            if row is None:
+                return None
+            of_messages = "message_id IN (SELECT id FROM messages WHERE campaign_id = ?)"
+            counts = {
+                "events": conn.execute(
+                    "DELETE FROM events WHERE campaign_id = ?", [campaign_id]
+                ).rowcount,
+                "clicks": conn.execute(
+                    f"DELETE FROM clicks WHERE {of_messages} OR campaign_id = ?",
+                    [campaign_id, campaign_id],
+                ).rowcount,
+            }
+            conn.execute(f"DELETE FROM burst_fetches WHERE {of_messages}", [campaign_id])
+            counts["messages"] = conn.execute(
+                "DELETE FROM messages WHERE campaign_id = ?", [campaign_id]
+            ).rowcount
+            for table in ("links", "campaign_hours", "campaign_breakdowns"):
+                conn.execute(f"DELETE FROM {table} WHERE campaign_id = ?", [campaign_id])
+            conn.execute(
+                "DELETE FROM webhook_deliveries "
+                f"WHERE {self.db.json_field('payload', 'campaign_id')} = ?",
+                [campaign_id],
+            )
+            conn.execute(
+                "DELETE FROM follow_ups WHERE campaign_id = ? OR parent_id = ?",
+                [campaign_id, campaign_id],
+            )
+            conn.execute("DELETE FROM campaigns WHERE id = ?", [campaign_id])
+            conn.execute(
+                "INSERT INTO campaign_deletions (at, actor, campaign_id, messages, events, clicks) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    now_iso(),
+                    actor,
+                    campaign_id,
+                    counts["messages"],
+                    counts["events"],
+                    counts["clicks"],
+                ],
+            )
+        return counts
+
+    def campaign_deletions(self) -> list[dict]:
+        """Return the audit rows of deleted campaigns, newest first."""
+        rows = self.db.execute("SELECT * FROM campaign_deletions ORDER BY id DESC")
+        return [dict(row) for row in rows]
 
     def hourly_opens(self, campaign_id: str) -> list[dict]:
         """Return human and machine opens per UTC hour, oldest first."""

@@ -67,9 +67,14 @@ class Clicks:
                     found[row["url"]] = row["id"]
         return found
 
-    def link_target(self, link_id: int) -> str | None:
-        """Return the URL a link redirects to, or None when there is no such link."""
-        row = self.db.execute("SELECT url FROM links WHERE id = ?", [link_id]).fetchone()
+    def link_target(self, link_id: int, message_id: str) -> str | None:
+        """Return the URL a message's link redirects to, or None when the message has no such
+        link (the link or the message is unknown, or they are of different campaigns)."""
+        row = self.db.execute(
+            "SELECT l.url FROM links l JOIN messages m ON m.campaign_id = l.campaign_id "
+            "WHERE l.id = ? AND m.id = ?",
+            [link_id, message_id],
+        ).fetchone()
         return row["url"] if row else None
 
     def link_counts(self, campaign_id: str, limit: int = 500) -> list[dict]:

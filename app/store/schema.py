@@ -316,3 +316,22 @@ def burst_fetches(db: Database) -> None:
         {"network": str, "message_id": str, "at": float}, pk=("network", "message_id")
     )
     db["burst_fetches"].create_index(["at"])
+
+
+@migrations(name="campaign_lifecycle")
+def campaign_lifecycle(db: Database) -> None:
+    """Let campaigns be archived, and keep an audit row for each campaign deleted."""
+    db["campaigns"].add_column("archived_at", str)
+    db["campaign_deletions"].create(
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "campaign_id": str,
+            "messages": int,
+            "events": int,
+            "clicks": int,
+        },
+        pk="id",
+        not_null={"at", "campaign_id"},
+    )

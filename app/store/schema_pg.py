@@ -155,4 +155,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX burst_fetches_at ON burst_fetches (at)",
         ],
     ),
+    (
+        "campaign_lifecycle",
+        [
+            "ALTER TABLE campaigns ADD COLUMN archived_at TEXT",
+            f"""CREATE TABLE campaign_deletions (
+                id {IDENTITY}, at TEXT NOT NULL, actor TEXT, campaign_id TEXT NOT NULL,
+                messages BIGINT, events BIGINT, clicks BIGINT)""",
+        ],
+    ),
 ]

@@ -10,6 +10,7 @@ are rewritten at injection by ``core.injection``.
 
 import html
 import logging
+import time
 
 from werkzeug.urls import iri_to_uri
 
@@ -26,8 +27,9 @@ NOT_FOUND = (
     b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
     b"<p>This link is not valid. Nothing was redirected.</p>\n"
 )
-# Link ids change never; a bounded cache spares the database most lookups on busy links.
+# A bounded cache spares the database most lookups on busy links.
 CACHE_SIZE = 10_000
+CACHE_SECONDS = 30.0
 
 
 def plain_page(start_response, status: str, body: bytes, headers=()) -> list[bytes]:
@@ -55,7 +57,7 @@ class ClickMiddleware:
         self.recorder = recorder
         self.store = store
         self.honor_gpc = honor_gpc
-        self._targets: dict[int, str] = {}
+        self._targets: dict[tuple[int, str], tuple[str, float]] = {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -64,7 +66,7 @@ class ClickMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         found = read_click_token(self.serializer, path[len(CLICK_PREFIX) :])
         try:
-            target = self.target(found[1]) if found else None
+            target = self.target(found[1], found[0]) if found else None
         except Exception:
             # A database we cannot read right now: no redirect we cannot vouch for.
             log.exception("could not look up a click's link")
@@ -99,17 +101,20 @@ class ClickMiddleware:
         )
         return [] if method == "HEAD" else [body]
 
-    def target(self, link_id: int) -> str | None:
-        """Return the stored URL of a link, when it is one we may redirect to."""
-        url = self._targets.get(link_id)
-        if url is None:
-            url = self.store.link_target(link_id)
-            # Checked again here, whatever is in the database: never a redirect to javascript:.
-            if url is None or links.trackable_url(url) != url:
-                return None
-            if len(self._targets) >= CACHE_SIZE:
-                self._targets.clear()
-            self._targets[link_id] = url
+    def target(self, link_id: int, message_id: str) -> str | None:
+        """Return the stored URL of a message's link, when it is one we may redirect to."""
+        cached = self._targets.get((link_id, message_id))
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        url = self.store.link_target(link_id, message_id)
+        # Checked again here, whatever is in the database: never a redirect to javascript:.
+        if url is None or links.trackable_url(url) != url:
+            return None
+        if len(self._targets) >= CACHE_SIZE:
+            self._targets.clear()
+        # Remembered for a while only: an erased link or a deleted campaign stops redirecting
+        # on every process within CACHE_SECONDS.
+        self._targets[(link_id, message_id)] = (url, time.monotonic() + CACHE_SECONDS)
         return url
 
     def record(self, environ, message_id: str, link_id: int, method: str) -> None:

@@ -529,3 +529,50 @@ def test_pixel_answers_even_when_the_spool_cannot_be_written(app, client, auth, 
     assert recorder.counts["pixel_record_errors"] == 1
     assert recorder.counts["pixel_bad_token"] == 1
     os.remove(blocker)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"recipient": "a@x.org", "recipients": ["b@x.org"], "html": "<p>"}, "recipients"),
+        ({"recipient": "a@x.org", "messages": [], "html": "<p>"}, "messages"),
+        ({"recipients": ["b@x.org"], "messages": [], "html": "<p>"}, "messages"),
+        ({"messages": [{"recipient": "a@x.org", "html": "<p>"}], "html": "<p>"}, "html"),
+    ],
+)
+def test_mixed_inject_forms_are_refused(client, auth, campaign, store, body, field):
+    response = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"].startswith(f"'{field}'")
+    assert store.get_campaign("nov-news")["sent"] == 0
+
+
+def test_a_batch_too_large_names_the_field_sent(client, auth, campaign):
+    body = {"html": "<p>", "recipients": [f"r{n}@x.org" for n in range(1001)]}
+    response = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"].startswith("'recipients'")
+
+
+def test_a_link_that_cannot_be_encoded_stays_untracked(client, auth, campaign, store):
+    html = '<body><a href="https://example.com/\ud800x">odd</a><a href="https://ok.example/">ok</a></body>'
+    body = {"recipient": "ann@example.com", "html": html, "track_clicks": True}
+    response = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth)
+    assert response.status_code == 201
+    [link] = store.link_counts("nov-news")
+    assert link["url"] == "https://ok.example/"
+    assert 'href="https://example.com/' in response.get_json()["html"]
+
+
+def test_inject_is_all_or_nothing(client, auth, campaign, store, monkeypatch):
+    from app.core import injection
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(injection.inject, "add_pixel", broken)
+    body = {"recipients": ["a@x.org", "b@x.org"], "html": "<body></body>"}
+    response = client.post("/api/v1/campaigns/nov-news/inject", json=body, headers=auth)
+    assert response.status_code == 500
+    assert store.get_campaign("nov-news")["sent"] == 0
+    assert store.count_non_openers("nov-news", ("not_opened",), "9999") == 0

@@ -259,3 +259,15 @@ def test_non_ascii_links_redirect_percent_encoded_and_control_characters_are_not
         "https://xn--ber-goa.example/x?q=%C3%BC",
     ]
     assert all(location.isascii() for location in locations)
+
+
+def test_a_link_of_another_campaign_never_redirects(app, client, auth, campaign, store):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    store.create_campaign("other", "Other")
+    [other_link] = store.register_links("other", ["https://other.example/"]).values()
+    ours = app.extensions["opentrack"].signers.click
+    # Signed by us, but naming a link the message's campaign never had (say, an id SQLite
+    # gave again after a deleted campaign's links): a 404, not the other campaign's URL.
+    response = client.get("/c/" + mint_click_token(ours, message["message_id"], other_link))
+    assert response.status_code == 404
+    assert client.get(click_paths(message)[0]).status_code == 302
