@@ -4,7 +4,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, routes_command, run_command, shell_command
 
 from app.cli import campaigns, classify, db, keys, maintenance, privacy, users, worker
 
@@ -39,7 +39,20 @@ def main() -> None:
 
         return create_app()
 
-    cli = FlaskGroup(create_app=create, add_version_option=False, help=__doc__)
+    # Opentrack's own commands only: Flask's development ones (run, shell, routes) sit in a
+    # hidden `opentrack dev` group, and the options to pick another app or a .env file are gone.
+    cli = FlaskGroup(
+        create_app=create,
+        add_default_commands=False,
+        add_version_option=False,
+        load_dotenv=False,
+        help=__doc__,
+    )
+    cli.params = [param for param in cli.params if param.name not in ("env_file", "app", "debug")]
+    dev = click.Group("dev", hidden=True, help="Flask's development commands.")
+    for command in (run_command, shell_command, routes_command):
+        dev.add_command(command)
+    cli.add_command(dev)
     # The installed distribution's version, from its metadata: `opentrack --version`.
     cli = click.version_option(package_name="opentrack", message="%(prog)s %(version)s")(cli)
     cli.main(args=sys.argv[1:], prog_name="opentrack")

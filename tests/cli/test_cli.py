@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 HTML = "<body>x</body>"
 
@@ -76,3 +80,16 @@ def test_stats_and_export(runner, client, auth, campaign, flush, tmp_path):
     assert len(result.stdout.splitlines()) == 4
     result = runner.invoke(args=["export-non-openers", "nov-news", "--min-age-hours", "-1"])
     assert result.exit_code != 0
+
+
+def test_the_main_help_lists_only_opentracks_commands(tmp_path):
+    opentrack = Path(sys.executable).parent / "opentrack"
+    env = {**os.environ, "OPENTRACK_INSTANCE_PATH": str(tmp_path / "instance")}
+    shown = subprocess.run([opentrack, "--help"], env=env, capture_output=True, text=True)
+    assert shown.returncode == 0 and "campaigns" in shown.stdout
+    commands = shown.stdout.split("Commands:")[1].split()
+    for flask_only in ("run", "shell", "routes", "dev"):
+        assert flask_only not in commands
+    assert "--env-file" not in shown.stdout and "--app" not in shown.stdout
+    routes = subprocess.run([opentrack, "dev", "routes"], env=env, capture_output=True, text=True)
+    assert routes.returncode == 0 and "/api/v1/campaigns" in routes.stdout
