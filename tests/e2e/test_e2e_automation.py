@@ -67,7 +67,8 @@ def get_again_if_cut(url: str) -> requests.Response:
             return requests.get(
                 url, headers={"User-Agent": IPHONE}, allow_redirects=False, timeout=30
             )
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            # Cut before the answer, or in the middle of its body.
             continue
     raise AssertionError(f"{url} was never answered")
 
