@@ -60,16 +60,19 @@ def wait_for(condition, seconds=30):
 def get_again_if_cut(url: str) -> requests.Response:
     """GET a URL as a mail client would, asking again when the connection is cut.
 
-    The web worker killed mid-burst drops the request it is serving; a client reloads.
+    The web worker killed mid-burst drops the request it is serving; a client reloads. Only
+    the status and headers are read (stream=True): an answer cut in its body was given, and
+    asking again would record a second click.
     """
     for _ in range(3):
         try:
-            return requests.get(
-                url, headers={"User-Agent": IPHONE}, allow_redirects=False, timeout=30
+            response = requests.get(
+                url, headers={"User-Agent": IPHONE}, allow_redirects=False, timeout=30, stream=True
             )
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
-            # Cut before the answer, or in the middle of its body.
+        except requests.ConnectionError:
             continue
+        response.close()
+        return response
     raise AssertionError(f"{url} was never answered")
 
 
