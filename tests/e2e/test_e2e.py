@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from gunicorn_server import Server
+from gunicorn_server import Server, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +40,6 @@ def http(server):
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {key}"
     return session
-
-
-def wait_for(condition, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    return condition()
 
 
 def test_whole_loop(server, http):

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from gunicorn_server import Server, procfile_command
+from gunicorn_server import Server, procfile_command, wait_for
 from webhook_receiver import Receiver
 
 from app.core.webhooks import verify
@@ -46,15 +46,6 @@ def start_worker(server) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def wait_for(condition, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    return condition()
 
 
 def get_again_if_cut(url: str) -> requests.Response:
@@ -110,13 +101,15 @@ def test_killing_the_worker_and_a_web_worker_loses_no_delivery(server, http):
             assert all(f.result() == (200, 302) for f in futures)
 
         # Kill the delivery worker outright while it is sending, then start a new one.
-        assert wait_for(lambda: len(receiver.requests) >= 10)
+        assert wait_for(lambda: len(receiver.requests) >= 10, seconds=30)
         worker.kill()
         worker.wait()
         worker = start_worker(server)
 
         stats_url = api + "/campaigns/burst/stats"
-        stats = wait_for(lambda: (s := http.get(stats_url).json())["clicks"] == MESSAGES and s)
+        stats = wait_for(
+            lambda: (s := http.get(stats_url).json())["clicks"] == MESSAGES and s, seconds=30
+        )
         assert stats and stats["total_opens"] + stats["human_opens"] >= MESSAGES
         hook_url = f"{api}/webhooks/{webhook['id']}"
         counts = wait_for(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from gunicorn_server import ROOT, Server, procfile_command
+from gunicorn_server import ROOT, Server, procfile_command, wait_for
 from webhook_receiver import Receiver
 
 from app.core.stats import campaign_summary
@@ -54,15 +54,6 @@ def database():
     yield folder, url
     pg("stop", folder)
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def wait_for(condition, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.2)
-    return condition()
 
 
 def test_two_instances_a_kill_and_a_database_restart_lose_nothing(tmp_path, database):
@@ -165,6 +156,7 @@ def test_two_instances_a_kill_and_a_database_restart_lose_nothing(tmp_path, data
                     == 0
                     and c
                 ),
+                seconds=60,
             )
             # One delivery per human open (from one network, most fetches are a burst).
             human = store.db.execute(
