@@ -7,13 +7,14 @@ URL. Callable without Flask: the store and the signers are handed in.
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from html import escape
 from typing import Protocol
 
 from itsdangerous import URLSafeSerializer
 
 from app.core import inject, links
 from app.core.paths import CLICK_PREFIX, optout_path, pixel_path
-from app.core.tokens import mint_click_token, mint_token
+from app.core.tokens import ClickSerializer, mint_token
 
 
 class InjectStore(Protocol):
@@ -34,7 +35,7 @@ class Signers:
 
     pixel: URLSafeSerializer
     optout: URLSafeSerializer
-    click: URLSafeSerializer
+    click: ClickSerializer
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,51 @@ def inject_messages(
         return results
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """A document cut at its links and at the pixel's place, ready for one message's tokens.
+
+    ``head`` and ``tail`` are (text before a link, ending with the escaped click prefix; the
+    link's id) pairs before and after the pixel's place; ``head_end`` and ``tail_end`` the
+    text after each part's last link.
+    """
+
+    head: list[tuple[str, str]]
+    head_end: str
+    tail: list[tuple[str, str]]
+    tail_end: str
+
+
+def _cut(document: str, found: list[links.Link], ids: list[int], prefix: str, position: int):
+    """Return the _Cut of a document whose links ``found`` go to the click prefix."""
+    parts: list[list[tuple[str, str]]] = [[], []]
+    ends = ["", ""]
+    last = 0
+    half = 0
+    for link, link_id in zip(found, ids, strict=True):
+        if half == 0 and link.start >= position:
+            ends[0] = document[last:position]
+            half, last = 1, position
+        parts[half].append((document[last : link.start] + prefix, str(link_id)))
+        last = link.end
+    if half == 0:
+        ends[0] = document[last:position]
+        last = position
+    ends[1] = document[last:]
+    return _Cut(parts[0], ends[0], parts[1], ends[1])
+
+
 class ClickLinks:
-    """Rewrite the links of one inject call's HTML bodies into click URLs."""
+    """Rewrite the links of one inject call's HTML bodies into click URLs.
+
+    Each distinct body is cut at its links once; a message's HTML is then its pieces joined
+    with its click tokens, one keyed hash state per message and a cheap copy per link.
+    """
 
     def __init__(
         self,
         store: InjectStore,
-        serializer: URLSafeSerializer,
+        serializer: ClickSerializer,
         campaign_id: str,
         base_url: str,
         enabled: bool,
@@ -113,6 +152,7 @@ class ClickLinks:
         self.prefix = base_url + CLICK_PREFIX
         self.enabled = enabled
         self._found: dict[int, tuple[str, list[links.Link]]] = {}
+        self._cuts: dict[tuple[int, int], _Cut] = {}
         self._ids: dict[str, int] = {}
 
     def register(self, documents: list[str]) -> None:
@@ -134,9 +174,15 @@ class ClickLinks:
         pixel position moved to."""
         if not self.enabled or id(document) not in self._found:
             return document, position
-        found = self._found[id(document)][1]
-        urls = [
-            self.prefix + mint_click_token(self.serializer, message_id, self._ids[link.url])
-            for link in found
-        ]
-        return links.replace_links(document, found, urls, position)
+        cut = self._cuts.get((id(document), position))
+        if cut is None:
+            found = self._found[id(document)][1]
+            ids = [self._ids[link.url] for link in found]
+            prefix = escape(self.prefix, quote=True)
+            cut = self._cuts[(id(document), position)] = _cut(
+                document, found, ids, prefix, position
+            )
+        sign = self.serializer.link_signer(message_id)
+        head = "".join([text + sign(link) for text, link in cut.head]) + cut.head_end
+        tail = "".join([text + sign(link) for text, link in cut.tail]) + cut.tail_end
+        return head + tail, len(head)

@@ -3,10 +3,8 @@
 import time
 
 import pytest
-from itsdangerous import URLSafeSerializer
-
 from app import create_app
-from app.core.tokens import CLICK_SALT, mint_click_token
+from app.core.tokens import click_serializer, mint_click_token
 from app.rules.clicks import click_verdict, settle_verdict
 from app.tracking.reclassify import reclassify
 from app.tracking.writer import settle
@@ -107,7 +105,7 @@ def test_open_redirect_attempts_get_a_plain_404(app, client, auth, campaign, sto
     [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
     path = click_paths(message)[0]
     token = path[len("/c/") :]
-    serializer = URLSafeSerializer(["someone-elses-secret"], salt=CLICK_SALT)
+    serializer = click_serializer(["someone-elses-secret"])
     pixel_token = message["pixel_url"].split("/o/")[1].removesuffix(".gif")
     ours = app.extensions["opentrack"].signers.click
     # A javascript: URL can only be in the database by tampering with it: still no redirect.
@@ -116,13 +114,18 @@ def test_open_redirect_attempts_get_a_plain_404(app, client, auth, campaign, sto
             "INSERT INTO links (id, campaign_id, url, created_at) "
             "VALUES (999, 'nov-news', 'javascript:alert(1)', 'x')"
         )
+    message_id, link_id, tag = token.split(".")
     attempts = [
-        path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"),  # a changed signature
-        "/c/" + token[:5] + token[6:],  # a changed payload
+        path[:-3] + ("aaa" if not path.endswith("aaa") else "bbb"),  # a changed signature
+        "/c/" + token[:5] + token[6:],  # a changed message id
+        f"/c/{message_id}.{int(link_id) + 1}.{tag}",  # the message's other link, unsigned
         "/c/" + mint_click_token(serializer, message["message_id"], 1),  # a foreign key
+        "/c/" + serializer.dumps([message["message_id"], 1]),  # the old form, a foreign key
         "/c/" + pixel_token,  # a pixel token: another salt
         "/c/" + mint_click_token(ours, message["message_id"], 12345),  # an unknown link
         "/c/" + mint_click_token(ours, message["message_id"], 999),
+        "/c/" + ours.dumps([message["message_id"], 999]),  # the old form
+        "/c/" + ours.dumps([message["message_id"], 12345]),
         "/c/",
         "/c/" + "x" * 5000,
     ]
@@ -271,3 +274,19 @@ def test_a_link_of_another_campaign_never_redirects(app, client, auth, campaign,
     response = client.get("/c/" + mint_click_token(ours, message["message_id"], other_link))
     assert response.status_code == 404
     assert client.get(click_paths(message)[0]).status_code == 302
+
+
+def test_links_sent_with_old_tokens_still_redirect_and_count(
+    app, client, auth, campaign, store, flush
+):
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    ours = app.extensions["opentrack"].signers.click
+    link_id = int(click_paths(message)[1].split(".")[1])
+    # What an email sent before the compact tokens carries: itsdangerous over the pair.
+    old_path = "/c/" + ours.dumps([message["message_id"], link_id])
+    response = click(client, old_path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://shop.example/b"
+    settled(flush, store)
+    [stored] = store.message_clicks(message["message_id"])
+    assert stored["url"] == "https://shop.example/b"
