@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
-"""Measure personalised pixel injection for a realistic ~60 KB newsletter, in-process and by HTTP.
+"""Measure personalised injection of a realistic ~60 KB newsletter, with and without click
+tracking, against pytracking's adapt_html in the same run.
 
 Usage:
-    .venv/bin/python scripts/bench_inject.py [--messages 2000] [--single 400] [--batches 3]
-        [--workers 4] [--concurrency 4] [--batch-concurrency 2] [--save-html FILE]
+    .venv/bin/pip install -c scripts/constraints.txt -e '.[bench]'   # pytracking, lxml
+    .venv/bin/python scripts/bench_inject.py [--messages 2000] [--clicks 3000] [--single 400]
+        [--batches 3] [--workers 4] [--concurrency 4] [--batch-concurrency 2] [--save-html FILE]
 
-In-process (app/inject.py), per message: a plain copy of the HTML with the tag spliced in (the
-floor any injector pays), find_pixel_position alone, add_pixel scanning the HTML for each message,
-and add_pixel with the position found once (what the API does for a shared body). Then through
-the HTTP API under gunicorn (the Procfile's command line, a free port, a temp instance): --single
-calls of one message each from --concurrency client threads, and --batches calls of 1,000
-recipients sharing one HTML from --batch-concurrency threads. Prints messages/s for each.
+In-process, pixel only (app/core/inject.py), per message: a plain copy of the HTML with the tag
+spliced in (the floor any injector pays), find_pixel_position alone, add_pixel scanning the HTML
+for each message, and add_pixel with the position found once (what the API does for a shared
+body). In-process with click tracking: pytracking's adapt_html with links (the baseline), the
+former way (one itsdangerous token per link), and app.core.injection.inject_messages on a real
+SQLite store in batches of 1,000 recipients sharing the HTML (--clicks messages). Then through
+the HTTP API under gunicorn (the Procfile's command line, a free port, a temp instance):
+--single calls of one message each from --concurrency client threads, and --batches calls of
+1,000 recipients sharing one HTML from --batch-concurrency threads, without and with
+track_clicks. Prints messages/s for each, the click-tracked ones also as a multiple of
+pytracking's rate, and the cost of verifying one click token of each form.
 """
 
 import argparse
 import json
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,8 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 sys.path.insert(0, str(benchlib.ROOT))
-from app.core import inject  # noqa: E402
-from app.core.tokens import mint_token, new_secret, pixel_serializer  # noqa: E402
+from app.core import inject, links  # noqa: E402
+from app.core.injection import InjectItem, Signers, inject_messages  # noqa: E402
+from app.core.tokens import (  # noqa: E402
+    click_serializer,
+    mint_click_token,
+    mint_token,
+    new_secret,
+    optout_serializer,
+    pixel_serializer,
+    read_click_token,
+)
+from app.store import Store  # noqa: E402
 
 BATCH = 1000
 ARTICLE = """
@@ -140,6 +158,109 @@ def bench_in_process(html: str, count: int) -> list[list]:
     return rows
 
 
+def bench_pytracking(html: str, count: int) -> float:
+    """Return pytracking's adapt_html messages/s with click and open tracking."""
+    try:
+        from pytracking import Configuration
+        from pytracking.html import adapt_html
+    except ImportError:
+        raise SystemExit(
+            "pytracking is the baseline: .venv/bin/pip install -c scripts/constraints.txt "
+            "-e '.[bench]'"
+        ) from None
+    configuration = Configuration(
+        base_open_tracking_url="https://t.example.com/o/",
+        base_click_tracking_url="https://t.example.com/c/",
+    )
+    out = adapt_html(html, {"message_id": "m0"}, configuration=configuration)
+    assert out.count("https://t.example.com/c/") > 100, "pytracking tracked no links"
+    start = time.perf_counter()
+    for i in range(count):
+        adapt_html(html, {"message_id": f"m{i}"}, configuration=configuration)
+    return count / (time.perf_counter() - start)
+
+
+def per_link_itsdangerous(html: str, count: int) -> float:
+    """Return messages/s of the former click rewriting: one itsdangerous token per link."""
+    serializer = click_serializer([new_secret()])
+    found = links.find_links(html)
+    position = inject.find_pixel_position(html)
+    prefix = "https://t.example.com/c/"
+    start = time.perf_counter()
+    for i in range(count):
+        urls = [prefix + serializer.dumps([f"msg{i}", n]) for n in range(len(found))]
+        document, moved = links.replace_links(html, found, urls, position)
+        inject.add_pixel(document, f"https://t.example.com/o/{i}.gif", moved)
+    return count / (time.perf_counter() - start)
+
+
+def batch_inject_with_clicks(html: str, count: int) -> float:
+    """Return messages/s of inject_messages with click tracking on a real SQLite store, in
+    batches of 1,000 recipients sharing the HTML."""
+    keys = [new_secret()]
+    signers = Signers(pixel_serializer(keys), optout_serializer(keys), click_serializer(keys))
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(str(Path(folder) / "bench.db"))
+        store.migrate()
+        store.create_campaign("bench", "Bench")
+        base = "https://t.example.com"
+        [check] = inject_messages(
+            store, signers, "bench", [InjectItem("check@x.org", None, html, True)], base, True
+        )
+        tracked = check["html"].count(base + "/c/")
+        assert tracked == len(links.find_links(html)), "not every link was rewritten"
+        assert check["html"].count(base + "/c/") > 100
+        done, seconds = 0, 0.0
+        while done < count:
+            size = min(BATCH, count - done)
+            items = [InjectItem(f"r{done + i}@x.org", None, html, True) for i in range(size)]
+            start = time.perf_counter()
+            inject_messages(store, signers, "bench", items, base, True)
+            seconds += time.perf_counter() - start
+            done += size
+    return count / seconds
+
+
+def verify_costs() -> list[list]:
+    """Time reading one click token of each form; return table rows."""
+    serializer = click_serializer([new_secret(), new_secret()])
+    compact = mint_click_token(serializer, "rE5cWpDCD43LMOWC", 187)
+    old = serializer.dumps(["rE5cWpDCD43LMOWC", 187])
+    rows = []
+    for name, token in (("compact (minted now)", compact), ("itsdangerous (sent before)", old)):
+        count = 20_000
+        start = time.perf_counter()
+        for _ in range(count):
+            read_click_token(serializer, token)
+        seconds = time.perf_counter() - start
+        rows.append(
+            [
+                f"verify a click token, {name}",
+                count,
+                per_second(count, seconds),
+                f"{seconds / count * 1e6:.1f}",
+            ]
+        )
+    return rows
+
+
+def bench_clicks(html: str, args) -> tuple[list[list], float]:
+    """Time click-tracked injection against pytracking; return rows and pytracking's rate."""
+    baseline = bench_pytracking(html, args.baseline)
+    former = per_link_itsdangerous(html, max(50, args.baseline))
+    ours = batch_inject_with_clicks(html, args.clicks)
+
+    def row(name, count, rate):
+        return [name, count, f"{rate:,.0f}", f"{1e6 / rate:.0f}", f"{rate / baseline:.1f}"]
+
+    rows = [
+        row("pytracking adapt_html with links (baseline)", args.baseline, baseline),
+        row("former: one itsdangerous token per link", max(50, args.baseline), former),
+        row(f"inject_messages with clicks, SQLite, {BATCH:,} per batch", args.clicks, ours),
+    ]
+    return rows, baseline
+
+
 def run_calls(server, bodies: list[bytes], threads: int, expect_messages: int) -> float:
     """POST each body to the inject endpoint from some threads; return the wall time."""
     pending = list(reversed(bodies))
@@ -167,7 +288,7 @@ def run_calls(server, bodies: list[bytes], threads: int, expect_messages: int) -
     return time.perf_counter() - start
 
 
-def bench_http(html: str, args) -> list[list]:
+def bench_http(html: str, args, baseline: float) -> list[list]:
     """Inject through the API under gunicorn, one message per call and 1,000 per call."""
     html_json = json.dumps(html)
     rows = []
@@ -187,30 +308,41 @@ def bench_http(html: str, args) -> list[list]:
                 len(single),
                 per_second(len(single), seconds),
                 f"{seconds / len(single) * 1e6:.0f}",
+                "",
             ]
         )
-        batches = [
-            json.dumps(
-                {"html": html, "recipients": [f"b{b}-{i}@example.com" for i in range(BATCH)]}
-            ).encode()
-            for b in range(args.batches)
-        ]
-        seconds = run_calls(server, batches, args.batch_concurrency, BATCH)
-        count = BATCH * len(batches)
-        rows.append(
-            [
-                f"HTTP, {BATCH:,} per call, {args.batch_concurrency} clients",
-                count,
-                per_second(count, seconds),
-                f"{seconds / count * 1e6:.0f}",
+        for clicks in (False, True):
+            batches = [
+                json.dumps(
+                    {
+                        "html": html,
+                        "recipients": [f"b{clicks:d}-{b}-{i}@example.com" for i in range(BATCH)],
+                        "track_clicks": clicks,
+                    }
+                ).encode()
+                for b in range(args.batches)
             ]
-        )
+            seconds = run_calls(server, batches, args.batch_concurrency, BATCH)
+            count = BATCH * len(batches)
+            rate = count / seconds
+            rows.append(
+                [
+                    f"HTTP, {BATCH:,} per call, {args.batch_concurrency} clients"
+                    + (", with clicks" if clicks else ""),
+                    count,
+                    f"{rate:,.0f}",
+                    f"{seconds / count * 1e6:.0f}",
+                    f"{rate / baseline:.1f}" if clicks else "",
+                ]
+            )
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=2000, help="in-process messages per way")
+    parser.add_argument("--clicks", type=int, default=3000, help="click-tracked messages")
+    parser.add_argument("--baseline", type=int, default=60, help="pytracking messages")
     parser.add_argument("--single", type=int, default=400, help="one-message API calls")
     parser.add_argument("--batches", type=int, default=3, help="1,000-message API calls")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
@@ -220,6 +352,8 @@ def main() -> int:
     args = parser.parse_args()
     numbers = [
         args.messages,
+        args.clicks,
+        args.baseline,
         args.single,
         args.batches,
         args.workers,
@@ -236,10 +370,12 @@ def main() -> int:
         f"newsletter: {len(html.encode()):,} bytes, {html.count('<a ')} links, "
         f"{html.count('<!--')} comments"
     )
-    rows = bench_in_process(html, args.messages)
-    rows += bench_http(html, args)
+    rows = [row + [""] for row in bench_in_process(html, args.messages)]
+    click_rows, baseline = bench_clicks(html, args)
+    rows += click_rows + [row + [""] for row in verify_costs()]
+    rows += bench_http(html, args, baseline)
     print(f"\n{len(html.encode()) // 1000} KB newsletter, {args.workers} gunicorn sync workers\n")
-    benchlib.print_table(["way", "messages", "messages/s", "µs/message"], rows)
+    benchlib.print_table(["way", "messages", "messages/s", "µs/message", "× pytracking"], rows)
     return 0
 
 
