@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import gc
 import ipaddress
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -171,13 +173,28 @@ def fetch_sources() -> dict[str, str]:
 
 
 # Geo lookup: a MaxMind-format .mmdb when configured, else geoip2fast's shipped data.
+#
+# Both are loaded once per process and kept: an .mmdb is memory-mapped (its pages are the
+# file's, shared by every process that maps it), and geoip2fast's ~100 MB of tables are best
+# loaded by load_geo() in a parent before it forks (gunicorn's master does, in
+# app/gunicorn_conf.py), so that the children share the pages instead of each reading its own.
 
 
 @lru_cache(maxsize=8)
 def _mmdb_reader(path: str):  # noqa: ANN202 - maxminddb is optional
     import maxminddb
 
-    return maxminddb.open_database(path)
+    # MODE_MMAP_EXT (the C reader) when it is built, else MODE_MMAP: never read into memory.
+    mode = maxminddb.MODE_MMAP_EXT if _has_mmdb_extension() else maxminddb.MODE_MMAP
+    return maxminddb.open_database(path, mode)
+
+
+def _has_mmdb_extension() -> bool:
+    try:
+        import maxminddb.extension  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -188,6 +205,29 @@ def _geoip2fast():  # noqa: ANN202 - geoip2fast is optional
         return None
     # The ASN + IPv6 data file ships inside the wheel; no download happens.
     return GeoIP2Fast(geoip2fast_data_file="geoip2fast-asn-ipv6.dat.gz", verbose=False)
+
+
+def load_geo(mmdb_paths: str | Iterable[str] = ()) -> float:
+    """Load the geo data this process will look up with, once; return the seconds it took.
+
+    Call it in a process that forks workers, before it forks (gunicorn's master), or once in
+    a long-lived process (an ingester): later lookups find it loaded. The objects loaded are
+    moved out of the garbage collector's sight (``gc.freeze``), so its passes in the forked
+    children do not write to, and so unshare, the pages they sit in.
+    """
+    if isinstance(mmdb_paths, str):
+        mmdb_paths = [part.strip() for part in mmdb_paths.split(",") if part.strip()]
+    start = time.perf_counter()
+    for path in mmdb_paths:
+        try:
+            _mmdb_reader(str(path))
+        except (OSError, ValueError, RuntimeError, ImportError) as error:
+            # Looked up per open as before: a file fixed later is opened then.
+            log.warning("cannot open the geo database %s (%s)", path, error)
+    _geoip2fast()
+    gc.collect()
+    gc.freeze()
+    return time.perf_counter() - start
 
 
 def _from_mmdb(record: dict) -> tuple[str | None, str | None]:
