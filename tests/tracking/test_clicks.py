@@ -3,6 +3,7 @@
 import time
 
 import pytest
+
 from app import create_app
 from app.core.tokens import click_serializer, mint_click_token
 from app.rules.clicks import click_verdict, settle_verdict
