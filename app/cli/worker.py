@@ -8,19 +8,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.core.automations import ListLinks
-from app.core.tokens import list_serializer
+from app.core.automations import list_links
 from app.services import store
 from app.worker import DeliveryWorker
-
-
-def list_links(config) -> ListLinks:
-    """Return the signer of follow-up list download addresses, as the settings say."""
-    return ListLinks(
-        list_serializer(config["SECRET_KEYS"]),
-        config["BASE_URL"],
-        float(config["FOLLOW_UP_LIST_HOURS"]),
-    )
 
 
 @click.command("worker")

@@ -13,7 +13,7 @@ it forward instead of sleeping.
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from itsdangerous import URLSafeSerializer
@@ -71,6 +71,17 @@ def audience_filter(follow_up: dict) -> tuple[tuple[str, ...], bool]:
     if follow_up["include_unknown"]:
         return ("not_opened", "unknown"), False
     return ("not_opened",), False
+
+
+def preview(store, campaign_id: str, audience_name: str, now: float) -> int:
+    """Return how many recipients a rule for this audience would take if it fired now."""
+    would_be = {
+        "parent_id": campaign_id,
+        "audience": audience_name,
+        "include_unknown": "unknown" in AUDIENCES[audience_name].states,
+        "injected_before": to_iso(now),
+    }
+    return sum(1 for _ in store.iter_follow_up_recipients(would_be))
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,15 @@ class ListLinks:
         base = (self.base_url or rule.get("base_url") or "").rstrip("/")
         links = {kind: f"{base}{LIST_PATH}{token}.{kind}" for kind in FORMATS}
         return {**links, "expires_at": to_iso(expires)}
+
+
+def list_links(config: Mapping) -> ListLinks:
+    """Return the signer of list download addresses that an app's settings describe."""
+    return ListLinks(
+        tokens.list_serializer(config["SECRET_KEYS"]),
+        config["BASE_URL"],
+        float(config["FOLLOW_UP_LIST_HOURS"]),
+    )
 
 
 def read_list_address(serializer: URLSafeSerializer, token: str, now: float) -> tuple[str, bool]:
