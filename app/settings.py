@@ -79,6 +79,11 @@ SETTINGS: dict[str, tuple[object, str]] = {
         72,
         "How long a failing webhook delivery is retried (exponential backoff with jitter).",
     ),
+    "FOLLOW_UP_LIST_HOURS": (
+        168,
+        "How long the signed download address of a follow-up rule's list works (no API key "
+        "needed); refused with 410 after.",
+    ),
 }
 
 
@@ -99,6 +104,7 @@ KINDS = {
     "RETENTION_DAYS": float,
     "WEBHOOK_TIMEOUT_SECONDS": float,
     "WEBHOOK_RETRY_HOURS": float,
+    "FOLLOW_UP_LIST_HOURS": float,
     "HONOR_GPC": bool,
     "WEBHOOK_ALLOW_PRIVATE": bool,
     "SESSION_COOKIE_SECURE": bool,

@@ -1,4 +1,4 @@
-"""The delivery worker: sends queued webhook deliveries and settles clicks.
+"""The delivery worker: sends queued webhook deliveries, settles clicks, fires follow-up rules.
 
 Run as ``opentrack worker`` beside the web server. It leases due outbox rows (so two workers
 never send the same row at once, and a killed worker's rows are taken over), sends each with
@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-from app.core import webhooks
+from app.core import automations, webhooks
 from app.core.times import to_iso
 from app.tracking.writer import settle
 
@@ -72,6 +72,8 @@ class DeliveryWorker:
         retry_hours: float = 72,
         backoff=webhooks.backoff_seconds,
         retention_days: float | None = None,
+        list_links: automations.ListLinks | None = None,
+        clock=time.time,
     ):
         self.store = store
         self.timeout = timeout
@@ -88,6 +90,10 @@ class DeliveryWorker:
         self.pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="opentrack-delivery")
         self.retention_days = retention_days
         self._last_purge = None
+        # Follow-up rules fire here, on whichever worker sees them due first.
+        self.automations = (
+            automations.Runner(store, list_links, self.owner, clock) if list_links else None
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Work until stop is set; an idle round waits a moment before the next."""
@@ -102,9 +108,16 @@ class DeliveryWorker:
         self.pool.shutdown(wait=True)
 
     def run_once(self) -> int:
-        """Settle old-enough clicks, then send one round of due deliveries; return how many."""
+        """Settle old-enough clicks, fire due follow-up rules, then send one round of due
+        deliveries; return how many deliveries."""
         settle(self.store)
         self.purge_if_due()
+        if self.automations is not None:
+            try:
+                self.automations.run_due()
+            except Exception:
+                # Deliveries go on; a rule that failed to fire stays scheduled for the next round.
+                log.exception("firing follow-up rules failed; trying again next round")
         claimed = self.store.claim_deliveries(self.owner, self.lease_seconds, CONCURRENCY * 4)
         list(self.pool.map(self.deliver, claimed))
         return len(claimed)

@@ -2,7 +2,16 @@
 
 from flask import Flask
 
-from app.api import campaigns, errors, followups, inject, messages, privacy, webhooks  # noqa: F401
+from app.api import (  # noqa: F401
+    automations,
+    campaigns,
+    errors,
+    followups,
+    inject,
+    messages,
+    privacy,
+    webhooks,
+)
 from app.api.base import bp
 
 
@@ -10,3 +19,4 @@ def init_app(app: Flask) -> None:
     """Register the API blueprint and its JSON error answers."""
     errors.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(automations.lists)

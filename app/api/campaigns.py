@@ -66,12 +66,13 @@ def show_campaign(campaign_id: str):
     return jsonify(campaign_summary(find_campaign(campaign_id)))
 
 
-UPDATE_FIELDS = ("name", "track", "track_clicks", "archived")
+UPDATE_FIELDS = ("name", "track", "track_clicks", "archived", "sent_at")
 
 
 @bp.patch("/campaigns/<campaign_id>")
 def update_campaign(campaign_id: str):
-    """Rename a campaign, change its tracking switches, or archive or unarchive it."""
+    """Rename a campaign, change its tracking switches, archive or unarchive it, or set the
+    time it was sent (``sent_at``, which follow-up rules count from)."""
     body = json_body()
     unknown = [key for key in body if key not in UPDATE_FIELDS]
     if unknown:
@@ -79,13 +80,13 @@ def update_campaign(campaign_id: str):
             400,
             "invalid_field",
             f"'{unknown[0]}' is not a field of a campaign update; "
-            "use name, track, track_clicks or archived.",
+            "use name, track, track_clicks, archived or sent_at.",
         )
     if not body:
         raise ApiError(
             400,
             "invalid_field",
-            "The update is empty; send any of name, track, track_clicks or archived.",
+            "The update is empty; send any of name, track, track_clicks, archived or sent_at.",
         )
     name = body.get("name")
     if "name" in body:
@@ -97,8 +98,13 @@ def update_campaign(campaign_id: str):
     for field, value in switches.items():
         if field in body and value is None:
             raise fields.FieldError(field, "must be true or false")
+    # When the campaign went out, for follow-up rules; null goes back to its last injection.
+    sent_at = fields.moment(body["sent_at"], "sent_at") if body.get("sent_at") is not None else None
     find_campaign(campaign_id)
-    row = store().update_campaign(campaign_id, name=name, **switches)
+    with store().atomic():
+        if "sent_at" in body:
+            store().set_sent_at(campaign_id, sent_at)
+        row = store().update_campaign(campaign_id, name=name, **switches)
     if row is None:
         raise not_found("campaign", campaign_id)
     return jsonify(campaign_summary(row))

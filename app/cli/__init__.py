@@ -6,7 +6,17 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, routes_command, run_command, shell_command
 
-from app.cli import campaigns, classify, db, keys, maintenance, privacy, users, worker
+from app.cli import (
+    automations,
+    campaigns,
+    classify,
+    db,
+    keys,
+    maintenance,
+    privacy,
+    users,
+    worker,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -26,6 +36,7 @@ def init_app(app: Flask) -> None:
         privacy.erase_command,
         users.users,
         worker.worker_command,
+        automations.automations,
         db.db,
     ):
         app.cli.add_command(command)

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.core.automations import list_links
 from app.services import store
 from app.worker import DeliveryWorker
 
@@ -16,7 +17,7 @@ from app.worker import DeliveryWorker
 @click.option("--once", is_flag=True, help="Run one round and exit (for cron or tests).")
 @with_appcontext
 def worker_command(once: bool) -> None:
-    """Send webhook deliveries and settle clicks until stopped (SIGTERM or Ctrl-C)."""
+    """Send webhook deliveries, settle clicks and fire follow-up rules until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = current_app.config
     worker = DeliveryWorker(
@@ -25,6 +26,7 @@ def worker_command(once: bool) -> None:
         allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]),
         retry_hours=float(config["WEBHOOK_RETRY_HOURS"]),
         retention_days=config["RETENTION_DAYS"],
+        list_links=list_links(config),
     )
     if once:
         worker.run_once()

@@ -7,9 +7,11 @@ the API can answer a JSON 400 and the dashboard can show the problem beside its 
 import json
 import re
 import socket
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from app.core import webhooks
+from app.core.times import to_iso
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SLUG_RULE = "1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
@@ -113,6 +115,17 @@ def age_hours(value, field: str) -> float:
     ):
         raise FieldError(field, f"must be a number between 0 and {MAX_AGE_HOURS}")
     return float(value)
+
+
+def moment(value, field: str) -> str:
+    """Return an ISO 8601 time with a time zone (e.g. ``2026-11-03T09:00:00Z``), stored form."""
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        if parsed is not None and parsed.tzinfo is not None:
+            return to_iso(parsed.timestamp())
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise FieldError(field, "must be an ISO 8601 time with a time zone, e.g. 2026-11-03T09:00:00Z")
 
 
 def key_name(value, field: str = "name") -> str:

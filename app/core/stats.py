@@ -100,6 +100,8 @@ def campaign_summary(campaign: dict) -> dict:
         "track": campaign["track"],
         "track_clicks": campaign["track_clicks"],
         "archived_at": campaign.get("archived_at"),
+        "sent_at": campaign.get("sent_at"),
+        "last_injected_at": campaign.get("last_injected_at"),
         **with_clicks(campaign_numbers(campaign), campaign),
     }
 

@@ -145,3 +145,33 @@ def read_click_token(serializer: ClickSerializer, token: str) -> tuple[str, int]
     ):
         return None
     return payload[0], payload[1]
+
+
+LIST_SALT = "opentrack.follow_up_list"
+
+
+def list_serializer(secret_keys: list[str]) -> URLSafeSerializer:
+    """Return the serializer for follow-up list download addresses (a salt of their own)."""
+    return URLSafeSerializer(list(secret_keys), salt=LIST_SALT)
+
+
+def mint_list_token(serializer: URLSafeSerializer, automation_id: str, expires_at: int) -> str:
+    """Return the token of a download address for a rule's list, valid until a Unix time."""
+    return serializer.dumps([automation_id, int(expires_at)])
+
+
+def read_list_token(serializer: URLSafeSerializer, token: str) -> tuple[str, int] | None:
+    """Return (rule id, expiry Unix time) of a list token, or None when it is not one of ours."""
+    try:
+        payload = serializer.loads(token)
+    except BadData:
+        return None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not isinstance(payload[0], str)
+        or not isinstance(payload[1], int)
+        or isinstance(payload[1], bool)
+    ):
+        return None
+    return payload[0], payload[1]

@@ -11,6 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from app.dashboard import (  # noqa: F401
     auth,
+    automations,
     base,
     campaigns,
     filters,

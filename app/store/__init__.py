@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
+from app.store.automations import Automations
 from app.store.bursts import Bursts
 from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
@@ -79,6 +80,7 @@ class Store:
         self.reports = Reports(self.db)
         self.users = Users(self.db)
         self.bursts = Bursts(self.db)
+        self.automations = Automations(self.db)
 
     def migrate(self) -> None:
         """Apply pending schema migrations; safe to run at every start."""
@@ -163,6 +165,18 @@ class Store:
     follow_up_ids = _on("follow_ups", FollowUps.follow_up_ids)
     iter_follow_up_recipients = _on("follow_ups", FollowUps.iter_follow_up_recipients)
     combined_opened = _on("follow_ups", FollowUps.combined_opened)
+
+    # Follow-up rules that fire by themselves, and the lists they froze
+    create_automation = _on("automations", Automations.create_automation)
+    get_automation = _on("automations", Automations.get_automation)
+    list_automations = _on("automations", Automations.list_automations)
+    cancel_automation = _on("automations", Automations.cancel_automation)
+    set_sent_at = _on("automations", Automations.set_sent_at)
+    lock_scheduled = _on("automations", Automations.lock_scheduled)
+    freeze_recipients = _on("automations", Automations.freeze_recipients)
+    finish_automation = _on("automations", Automations.finish_automation)
+    iter_frozen_recipients = _on("automations", Automations.iter_frozen_recipients)
+    enqueue_event = _on("webhooks", Webhooks.enqueue_event)
 
     # Privacy
     suppressed = _on("privacy", Privacy.suppressed)

@@ -137,6 +137,9 @@ class Campaigns:
                 f"WHERE {self.db.json_field('payload', 'campaign_id')} = ?",
                 [campaign_id],
             )
+            of_rules = "automation_id IN (SELECT id FROM automations WHERE campaign_id = ?)"
+            conn.execute(f"DELETE FROM automation_recipients WHERE {of_rules}", [campaign_id])
+            conn.execute("DELETE FROM automations WHERE campaign_id = ?", [campaign_id])
             conn.execute(
                 "DELETE FROM follow_ups WHERE campaign_id = ? OR parent_id = ?",
                 [campaign_id, campaign_id],

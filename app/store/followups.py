@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 
+from app.core.automations import audience_filter
 from app.core.times import now_iso
 from app.store.database import Database
 from app.store.errors import Conflict, FollowUpExists
@@ -25,10 +26,12 @@ class FollowUps:
         include_unknown: bool,
         min_age_hours: float,
         injected_before: str,
+        audience: str | None = None,
     ) -> None:
         """Store a campaign linked to its parent, with the parent's tracking switches.
 
-        Raises FollowUpExists when the id is taken.
+        ``audience`` (one of core.automations.AUDIENCES) picks its recipients; without one,
+        ``include_unknown`` does. Raises FollowUpExists when the id is taken.
         """
         now = now_iso()
         try:
@@ -40,7 +43,8 @@ class FollowUps:
                 )
                 conn.execute(
                     "INSERT INTO follow_ups (campaign_id, parent_id, include_unknown, "
-                    "min_age_hours, injected_before, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    "min_age_hours, injected_before, created_at, audience) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         campaign_id,
                         parent["id"],
@@ -48,6 +52,7 @@ class FollowUps:
                         min_age_hours,
                         injected_before,
                         now,
+                        audience,
                     ],
                 )
         except Conflict as error:
@@ -77,9 +82,9 @@ class FollowUps:
 
         Those who opened the parent since, and those who opted out, are left out.
         """
-        states = ("not_opened", "unknown") if follow_up["include_unknown"] else ("not_opened",)
+        states, without_clicks = audience_filter(follow_up)
         rows = self.messages.iter_non_openers(
-            follow_up["parent_id"], states, follow_up["injected_before"]
+            follow_up["parent_id"], states, follow_up["injected_before"], without_clicks
         )
         batch = []
         for row in rows:

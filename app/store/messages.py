@@ -12,6 +12,8 @@ MESSAGE_COLUMNS = (
     "machine_opens, mpp_opens, first_fetch_at, first_open_at, last_open_at, last_client, "
     "tracked"
 )
+# A follow-up to those who did not click: no click a person made (scanners' do not count).
+NO_CLICK = " AND human_clicks = 0"
 EVENT_COLUMNS = (
     "at, verdict, source, reason, client, client_version, os, device, country, asn, ip, "
     "user_agent, method, x_requested_with, sec_purpose, seconds_since_send"
@@ -61,8 +63,9 @@ class Messages:
         if added:
             self.db.execute(
                 "UPDATE campaigns SET sent = sent + ?, untracked = untracked + ?, "
-                "first_injected_at = coalesce(first_injected_at, ?) WHERE id = ?",
-                [len(added), sum(not m["tracked"] for m in added), now, campaign_id],
+                "first_injected_at = coalesce(first_injected_at, ?), last_injected_at = ? "
+                "WHERE id = ?",
+                [len(added), sum(not m["tracked"] for m in added), now, now, campaign_id],
             )
         return [found[recipient] for recipient, _, _ in recipients]
 
@@ -107,26 +110,35 @@ class Messages:
         return found
 
     def count_non_openers(
-        self, campaign_id: str, states: tuple[str, ...], injected_before: str
+        self,
+        campaign_id: str,
+        states: tuple[str, ...],
+        injected_before: str,
+        without_clicks: bool = False,
     ) -> int:
         """Return how many rows iter_non_openers would yield."""
         return self.db.execute(
             f"SELECT count(*) FROM messages WHERE campaign_id = ? AND state IN ({marks(states)}) "
-            "AND injected_at <= ? AND tracked",
+            f"AND injected_at <= ? AND tracked{NO_CLICK if without_clicks else ''}",
             [campaign_id, *states, injected_before],
         ).fetchone()[0]
 
     def iter_non_openers(
-        self, campaign_id: str, states: tuple[str, ...], injected_before: str
+        self,
+        campaign_id: str,
+        states: tuple[str, ...],
+        injected_before: str,
+        without_clicks: bool = False,
     ) -> Iterator[dict]:
-        """Yield the campaign's tracked messages in the given states injected before a time.
+        """Yield the campaign's tracked messages in the given states injected before a time
+        (with ``without_clicks``, only those no person clicked).
 
         Rows are fetched a thousand at a time, so an export of any size runs in little memory.
         """
         rows = self.db.stream(
             "SELECT recipient, state, injected_at, first_open_at, opens, metadata, id "
             f"FROM messages WHERE campaign_id = ? AND state IN ({marks(states)}) "
-            "AND injected_at <= ? AND tracked ORDER BY id",
+            f"AND injected_at <= ? AND tracked{NO_CLICK if without_clicks else ''} ORDER BY id",
             [campaign_id, *states, injected_before],
         )
         for row in rows:

@@ -171,6 +171,8 @@ class Privacy:
             events += conn.execute(
                 f"UPDATE events SET {RAW_DETAILS} WHERE message_id = ?", [message_id]
             ).rowcount
+            # A list a follow-up rule froze names the address: it leaves the list.
+            conn.execute("DELETE FROM automation_recipients WHERE message_id = ?", [message_id])
             events += conn.execute(
                 f"UPDATE clicks SET {CLICK_RAW_DETAILS} WHERE message_id = ?", [message_id]
             ).rowcount

@@ -335,3 +335,64 @@ def campaign_lifecycle(db: Database) -> None:
         pk="id",
         not_null={"at", "campaign_id"},
     )
+
+
+@migrations(name="automations")
+def automations(db: Database) -> None:
+    """Add follow-up rules that fire by themselves, the lists they froze, and send times."""
+    # The time a rule counts from: the sender's own sent_at, else the last injection.
+    db["campaigns"].add_column("sent_at", str)
+    db["campaigns"].add_column("last_injected_at", str)
+    db.execute(
+        "UPDATE campaigns SET last_injected_at = "
+        "(SELECT max(injected_at) FROM messages WHERE campaign_id = campaigns.id)"
+    )
+    # NULL: the follow-up's recipients are chosen by include_unknown, as before.
+    db["follow_ups"].add_column("audience", str)
+    db["automations"].create(
+        {
+            "id": str,
+            "campaign_id": str,
+            "audience": str,
+            "after_hours": float,
+            "follow_up_id": str,
+            "follow_up_name": str,
+            "notify": int,
+            "base_url": str,
+            "created_at": str,
+            "created_by": str,
+            # scheduled, fired, cancelled or failed (the follow-up id was taken meanwhile).
+            "state": str,
+            "cancelled_at": str,
+            "due_at": str,
+            "fired_at": str,
+            "fired_by": str,
+            "late_seconds": float,
+            "recipients": int,
+            "error": str,
+        },
+        pk="id",
+        not_null={"campaign_id", "audience", "after_hours", "follow_up_id", "created_at", "state"},
+        defaults={"state": "scheduled", "notify": 1},
+    )
+    db["automations"].create_index(["campaign_id", "created_at"])
+    db["automations"].create_index(["state"])
+    # A follow-up id is held by one rule that may still fire; a cancelled rule lets it go.
+    db.execute(
+        "CREATE UNIQUE INDEX automations_follow_up ON automations (follow_up_id) "
+        "WHERE state != 'cancelled'"
+    )
+    db["automation_recipients"].create(
+        {
+            "automation_id": str,
+            "message_id": str,
+            "recipient": str,
+            "state": str,
+            "injected_at": str,
+            "first_open_at": str,
+            "opens": int,
+            "metadata": str,
+        },
+        pk=("automation_id", "message_id"),
+        not_null={"recipient"},
+    )

@@ -164,4 +164,31 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 messages BIGINT, events BIGINT, clicks BIGINT)""",
         ],
     ),
+    (
+        "automations",
+        [
+            "ALTER TABLE campaigns ADD COLUMN sent_at TEXT",
+            "ALTER TABLE campaigns ADD COLUMN last_injected_at TEXT",
+            "UPDATE campaigns SET last_injected_at = "
+            "(SELECT max(injected_at) FROM messages WHERE campaign_id = campaigns.id)",
+            "ALTER TABLE follow_ups ADD COLUMN audience TEXT",
+            """CREATE TABLE automations (
+                id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, audience TEXT NOT NULL,
+                after_hours DOUBLE PRECISION NOT NULL, follow_up_id TEXT NOT NULL,
+                follow_up_name TEXT, notify BOOLEAN NOT NULL DEFAULT TRUE, base_url TEXT,
+                created_at TEXT NOT NULL, created_by TEXT,
+                state TEXT NOT NULL DEFAULT 'scheduled', cancelled_at TEXT, due_at TEXT,
+                fired_at TEXT, fired_by TEXT, late_seconds DOUBLE PRECISION, recipients BIGINT,
+                error TEXT)""",
+            "CREATE INDEX automations_campaign ON automations (campaign_id, created_at)",
+            "CREATE INDEX automations_state ON automations (state)",
+            # A follow-up id is held by one rule that may still fire; a cancelled one lets go.
+            "CREATE UNIQUE INDEX automations_follow_up ON automations (follow_up_id) "
+            "WHERE state != 'cancelled'",
+            """CREATE TABLE automation_recipients (
+                automation_id TEXT NOT NULL, message_id TEXT NOT NULL, recipient TEXT NOT NULL,
+                state TEXT, injected_at TEXT, first_open_at TEXT, opens BIGINT, metadata TEXT,
+                PRIMARY KEY (automation_id, message_id))""",
+        ],
+    ),
 ]

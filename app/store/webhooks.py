@@ -108,6 +108,26 @@ class Webhooks:
         """Queue deliveries for clicks given their final verdict."""
         self._enqueue([("click", click, click) for click in clicks])
 
+    def enqueue_event(self, body: dict) -> int:
+        """Queue one event with its own payload (``body["type"]``, ``body["id"]``) for every
+        endpoint subscribed to its type; return how many deliveries were queued."""
+        endpoints = self.db.execute(
+            "SELECT id, events FROM webhooks WHERE deleted_at IS NULL"
+        ).fetchall()
+        now, created = time.time(), now_iso()
+        rows = [
+            (endpoint["id"], body["id"], body["type"], _text(body), created, now, now)
+            for endpoint in endpoints
+            if body["type"] in json.loads(endpoint["events"])
+        ]
+        self.db.executemany(
+            "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload, "
+            "created_at, next_attempt_at, retry_from) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )
+        return len(rows)
+
     def _enqueue(self, items: list[tuple[str, dict, dict]]) -> None:
         if not items:
             return
