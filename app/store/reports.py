@@ -41,7 +41,7 @@ class Reports:
         if not row_ids:
             return []
         rows = self.db.execute(
-            f"SELECT rowid AS row_id, {MESSAGE_COLUMNS} FROM messages "
+            f"SELECT rowid AS row_id, {MESSAGE_COLUMNS}, human_clicks FROM messages "
             f"WHERE rowid IN ({marks(row_ids)})",
             row_ids,
         )
