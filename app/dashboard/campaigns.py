@@ -104,8 +104,7 @@ def campaign_page(campaign_id: str, manage_error: str | None = None, status: int
         total = found[state] if state else found["sent"]
     pager = Pager(page_arg(), total)
     series = timeline.opens_over_time(store().hourly_opens(campaign_id), found["first_injected_at"])
-    bounds = [bound for bound, _ in timeline.FIRST_OPEN_BUCKETS]
-    first_opens = timeline.first_open_histogram(store().first_open_counts(campaign_id, bounds))
+    first_opens = timeline.first_open_histogram(store().first_open_counts(campaign_id))
     parts = breakdowns(store(), campaign_id)
     fetches = request.args.get("breakdown") == "fetches"
     empty = "No fetches yet" if fetches else "No human openers yet"
