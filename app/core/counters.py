@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from app.core.stats import message_state
+from app.core.timeline import first_open_bucket
 from app.core.times import hour_of
 
 # The dimensions a campaign's opens are broken down by.
@@ -42,6 +43,8 @@ class Tally:
     parts: dict[tuple[str, str, str], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0])
     )
+    # (campaign, time-to-first-open bucket) -> change in messages (core.timeline's buckets).
+    first_opens: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
     # Ids of the messages whose rows changed.
     touched: set[str] = field(default_factory=set)
     # Per event, in order: 1 when it is its message's first human open.
@@ -58,7 +61,18 @@ def tally(events: list[dict], messages: dict[str, dict]) -> Tally:
     for event in events:
         message = messages[event["message_id"]]
         campaign_id = message["campaign_id"]
+        first_open_before = message["first_open_at"]
         first_human = count_event(message, event, result.campaigns[campaign_id])
+        if message["first_open_at"] != first_open_before:
+            # An earlier human open arriving late moves the message to another bucket.
+            injected = message["injected_at"]
+            if first_open_before:
+                result.first_opens[
+                    (campaign_id, first_open_bucket(injected, first_open_before))
+                ] -= 1
+            result.first_opens[
+                (campaign_id, first_open_bucket(injected, message["first_open_at"]))
+            ] += 1
         result.touched.add(message["id"])
         result.first_human.append(first_human)
         human = event["verdict"] == "human"

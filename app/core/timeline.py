@@ -18,6 +18,25 @@ FIRST_OPEN_BUCKETS = (
 )
 
 
+def first_open_bucket(injected_at: str, first_open_at: str) -> int:
+    """Return the index in FIRST_OPEN_BUCKETS of a message's time from injection to first open."""
+    elapsed = from_iso(first_open_at) - from_iso(injected_at)
+    for index, (bound, _) in enumerate(FIRST_OPEN_BUCKETS):
+        if bound is not None and elapsed < bound:
+            return index
+    return len(FIRST_OPEN_BUCKETS) - 1
+
+
+def first_open_cases(elapsed: str) -> str:
+    """Return a SQL CASE giving the bucket index of an ``elapsed`` seconds expression."""
+    cases = " ".join(
+        f"WHEN {elapsed} < {float(bound)} THEN {index}"
+        for index, (bound, _) in enumerate(FIRST_OPEN_BUCKETS)
+        if bound is not None
+    )
+    return f"CASE {cases} ELSE {len(FIRST_OPEN_BUCKETS) - 1} END"
+
+
 def opens_over_time(hourly: list[dict], first_injected_at: str | None) -> dict:
     """Return hourly points for the first 72 hours after sending, then daily points.
 

@@ -17,6 +17,7 @@ from app.dashboard import (  # noqa: F401
     filters,
     followups,
     keys,
+    lifecycle,
     messages,
     webhooks,
 )

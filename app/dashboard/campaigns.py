@@ -11,7 +11,7 @@ from app.core.stats import STATES, campaign_summary
 from app.core.times import to_iso
 from app.dashboard import svg
 from app.dashboard.base import PAGE_SIZE, Pager, base_url, bp, hours_arg, page_arg
-from app.dashboard.figures import DIMENSIONS, breakdown_bars, headline
+from app.dashboard.figures import DIMENSIONS, breakdown_bars, breakdown_rows, headline
 from app.services import store
 from app.store import CampaignExists
 
@@ -52,13 +52,17 @@ def campaigns():
 def campaign_list(form: dict | None = None, error: str | None = None, status: int = 200):
     """Render the campaign list, with the create form's values and error when it failed."""
     search = search_arg()
-    pager = Pager(page_arg(), store().count_campaigns(search))
-    rows = store().list_campaigns(limit=PAGE_SIZE, offset=pager.offset, search=search)
+    archived = request.args.get("archived", "") in ("1", "true", "on", "yes")
+    pager = Pager(page_arg(), store().count_campaigns(search, archived))
+    rows = store().list_campaigns(PAGE_SIZE, pager.offset, search, archived)
     page = render_template(
         "dashboard/campaigns.html",
         campaigns=[campaign_summary(row) for row in rows],
         pager=pager,
         search=search,
+        archived=archived,
+        hidden=store().count_campaigns(search, True) - pager.total if not archived else 0,
+        deleted=request.args.get("deleted", "")[:64],
         base_url=base_url(),
         form=form or {},
         error=error,
@@ -85,6 +89,11 @@ def create_campaign():
 @bp.get("/campaigns/<campaign_id>")
 def campaign(campaign_id: str):
     """Show one campaign: numbers, charts, breakdowns and a page of its recipients."""
+    return campaign_page(campaign_id)
+
+
+def campaign_page(campaign_id: str, manage_error: str | None = None, status: int = 200):
+    """Render a campaign's page, with the error of a lifecycle form when one failed."""
     found = find_campaign(campaign_id)
     state = request.args.get("state", "")
     state = state if state in STATES else ""
@@ -95,17 +104,24 @@ def campaign(campaign_id: str):
         total = found[state] if state else found["sent"]
     pager = Pager(page_arg(), total)
     series = timeline.opens_over_time(store().hourly_opens(campaign_id), found["first_injected_at"])
-    bounds = [bound for bound, _ in timeline.FIRST_OPEN_BUCKETS]
-    first_opens = timeline.first_open_histogram(store().first_open_counts(campaign_id, bounds))
+    first_opens = timeline.first_open_histogram(store().first_open_counts(campaign_id))
     parts = breakdowns(store(), campaign_id)
+    fetches = request.args.get("breakdown") == "fetches"
+    empty = "No fetches yet" if fetches else "No human openers yet"
     return render_template(
         "dashboard/campaign.html",
         campaign=found,
         cards=headline(found),
         opens_chart=svg.opens_chart(series["hours"], series["days"]),
         first_open_chart=svg.histogram(first_opens, "Time from sending to first human open"),
+        fetches=fetches,
         breakdowns=[
-            (label, svg.horizontal_bars(breakdown_bars(parts.get(key, [])), label))
+            (
+                label,
+                svg.horizontal_bars(
+                    breakdown_bars(breakdown_rows(parts, key, fetches)), label, empty=empty
+                ),
+            )
             for key, label in DIMENSIONS
         ],
         recipients=store().recipients(campaign_id, state, search, PAGE_SIZE, pager.offset),
@@ -114,7 +130,8 @@ def campaign(campaign_id: str):
         search=search,
         states=STATES,
         base_url=base_url(),
-    )
+        manage_error=manage_error,
+    ), status
 
 
 @bp.get("/campaigns/<campaign_id>/non-openers.csv")

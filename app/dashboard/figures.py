@@ -18,6 +18,23 @@ DIMENSIONS = (
     ("source", "Verdict source"),
 )
 TOP_VALUES = 8
+# What each verdict source is, as senders read it (the codes are rules.classify's).
+SOURCE_NAMES = {
+    "direct": "Mail client, directly",
+    "apple_mpp": "Apple Mail Privacy Protection",
+    "gmail_proxy": "Gmail image proxy",
+    "gmail_prefetch": "Gmail prefetch",
+    "yahoo_proxy": "Yahoo/AOL Mail image proxy",
+    "fastmail_proxy": "Fastmail image proxy",
+    "hey_proxy": "HEY image proxy",
+    "outlook_proxy": "Outlook on the web proxy",
+    "prefetch": "Prefetch (HEAD or announced)",
+    "scanner": "Security scanner",
+    "bot": "Bot or link preview",
+    "click": "Implied by a click",
+}
+# Apple's proxy fetches carry the Apple Mail user agent; the all-fetches view gives them a line.
+APPLE_MAIL, APPLE_PROXY = "Apple Mail", "Apple Mail Privacy Protection (proxy)"
 
 
 def headline(campaign: dict) -> list[dict]:
@@ -51,20 +68,47 @@ def headline(campaign: dict) -> list[dict]:
     return cards
 
 
-def breakdown_bars(items: list[dict]) -> list[dict]:
-    """Return the top values of one breakdown as bars, the rest summed into 'other'."""
-    bars = [
-        {"value": item["value"], "count": item["opens"], "share": item["share"]}
-        for item in items[:TOP_VALUES]
-    ]
-    rest = items[TOP_VALUES:]
+def source_name(source: str | None) -> str:
+    """Return a verdict source as people read it ('–' for none)."""
+    if not source:
+        return "–"
+    return SOURCE_NAMES.get(source, source.replace("_", " "))
+
+
+def breakdown_rows(parts: dict[str, list[dict]], dimension: str, fetches: bool) -> list[dict]:
+    """Return one dimension's rows as {"value", "count"}, most first.
+
+    By default each unique human opener counts once, under the value of their first human
+    open; ``fetches`` counts every fetch instead, with Apple's privacy proxy on its own line of
+    the client breakdown (its fetches carry Apple Mail's user agent but say nothing of a person).
+    """
+    items = parts.get(dimension, [])
+    if not fetches:
+        rows = [{"value": item["value"], "count": item["openers"]} for item in items]
+    else:
+        rows = [{"value": item["value"], "count": item["opens"]} for item in items]
+        if dimension == "client":
+            proxied = sum(
+                item["opens"] for item in parts.get("source", []) if item["value"] == "apple_mpp"
+            )
+            for row in rows:
+                if row["value"] == APPLE_MAIL and proxied:
+                    row["count"] -= min(proxied, row["count"])
+                    rows.append({"value": APPLE_PROXY, "count": proxied})
+                    break
+    if dimension == "source":
+        rows = [{**row, "value": source_name(row["value"])} for row in rows]
+    rows = [row for row in rows if row["count"] > 0]
+    return sorted(rows, key=lambda row: (-row["count"], str(row["value"])))
+
+
+def breakdown_bars(rows: list[dict]) -> list[dict]:
+    """Return the top rows of one breakdown as bars with shares, the rest summed into 'others'."""
+    total = sum(row["count"] for row in rows)
+    bars = [dict(row) for row in rows[:TOP_VALUES]]
+    rest = rows[TOP_VALUES:]
     if rest:
-        share = sum(item["share"] or 0 for item in rest)
-        bars.append(
-            {
-                "value": f"{len(rest)} others",
-                "count": sum(item["opens"] for item in rest),
-                "share": round(share, 4),
-            }
-        )
+        bars.append({"value": f"{len(rest)} others", "count": sum(r["count"] for r in rest)})
+    for bar in bars:
+        bar["share"] = bar["count"] / total if total else None
     return bars

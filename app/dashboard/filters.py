@@ -1,6 +1,11 @@
 """Template filters that format the dashboard's numbers and times."""
 
 from flask import Flask
+from markupsafe import Markup
+
+from app.dashboard.figures import source_name
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 STATE_LABELS = {
     "opened": "Opened",
@@ -15,6 +20,14 @@ def when(value: str | None) -> str:
     if not value:
         return "–"
     return f"{value[:10]} {value[11:19]} UTC"
+
+
+def short_when(value: str | None) -> Markup:
+    """Return a stored time as a short date, the exact time on hover; '–' when there is none."""
+    if not value:
+        return Markup("–")
+    day = f"{int(value[8:10])} {MONTHS[int(value[5:7]) - 1]} {value[:4]}"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(value, when(value), day)
 
 
 def percent(value: float | None) -> str:
@@ -34,4 +47,11 @@ def state_label(state: str) -> str:
 
 def register(app: Flask) -> None:
     """Make the filters available to every template."""
-    app.jinja_env.filters.update(when=when, percent=percent, number=number, state_label=state_label)
+    app.jinja_env.filters.update(
+        when=when,
+        short_when=short_when,
+        source_name=source_name,
+        percent=percent,
+        number=number,
+        state_label=state_label,
+    )

@@ -17,5 +17,9 @@ def message(message_id: str):
     campaign = store().get_campaign(found["campaign_id"])
     metadata = json.dumps(found["metadata"], indent=2) if found["metadata"] else None
     return render_template(
-        "dashboard/message.html", message=found, campaign=campaign, metadata=metadata
+        "dashboard/message.html",
+        message=found,
+        campaign=campaign,
+        metadata=metadata,
+        clicks=store().message_clicks(message_id),
     )

@@ -49,7 +49,7 @@ def _rect(x: float, y: float, width: float, height: float, css: str, title: str)
 def _svg(width: int, height: int, label: str, body: list[str]) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(label)}" class="chart">'
+        f'role="img" aria-label="{escape(label)}" class="chart w{width}">'
         f"<title>{escape(label)}</title>{''.join(body)}</svg>"
     )
 
@@ -120,7 +120,9 @@ def histogram(buckets: list[dict], label: str) -> Markup:
     return _svg(width, height, label, body)
 
 
-def horizontal_bars(rows: list[dict], label: str, max_label: int = 28) -> Markup:
+def horizontal_bars(
+    rows: list[dict], label: str, max_label: int = 28, empty: str = "No opens yet"
+) -> Markup:
     """Return one horizontal bar per row of {"value", "count", "share"}, with count and share."""
     row_height, label_width, number_width, width = 24, 190, 120, 460
     height = max(len(rows), 1) * row_height
@@ -139,5 +141,5 @@ def horizontal_bars(rows: list[dict], label: str, max_label: int = 28) -> Markup
         )
         body.append(_text(width, y + 16, f"{row['count']:,} · {share}", "label number", "end"))
     if not rows:
-        body.append(_text(0, 16, "No opens yet", "label muted"))
+        body.append(_text(0, 16, empty, "label muted"))
     return _svg(width, height, label, body)

@@ -68,6 +68,12 @@ ADD_BREAKDOWNS = (
     "openers = campaign_breakdowns.openers + excluded.openers"
 )
 
+ADD_FIRST_OPENS = (
+    "INSERT INTO campaign_first_opens (campaign_id, bucket, messages) VALUES (?, ?, ?) "
+    "ON CONFLICT (campaign_id, bucket) DO UPDATE SET "
+    "messages = campaign_first_opens.messages + excluded.messages"
+)
+
 
 class OpenEvents:
     """Record open events with their counters, and read the raw facts back for reclassifying."""
@@ -155,6 +161,9 @@ class OpenEvents:
         db.executemany(
             ADD_BREAKDOWNS, [(*key, *counts) for key, counts in sorted(tally.parts.items())]
         )
+        first_opens = sorted((*key, n) for key, n in tally.first_opens.items() if n)
+        if first_opens:
+            db.executemany(ADD_FIRST_OPENS, first_opens)
 
     def iter_events(self, campaign_id: str | None = None) -> Iterator[list[dict]]:
         """Yield the raw facts of stored events, a thousand at a time, oldest first."""

@@ -4,6 +4,7 @@ The same rules as ``core.counters``, re-run over the raw facts after ``opentrack
 """
 
 from app.core.counters import DIMENSIONS
+from app.core.timeline import first_open_cases
 from app.store.database import Database
 
 
@@ -21,6 +22,27 @@ def rebuild_counters(db: Database, campaign_id: str) -> None:
                 REBUILD_BREAKDOWN.format(column=dimension),
                 {"campaign": campaign_id, "dimension": dimension},
             )
+        rebuild_first_opens(db, campaign_id)
+
+
+def rebuild_first_opens(db: Database, campaign_id: str) -> None:
+    """Recount a campaign's messages by time from injection to first human open."""
+    with db.write() as conn:
+        conn.execute("DELETE FROM campaign_first_opens WHERE campaign_id = ?", [campaign_id])
+        conn.execute(
+            first_opens_sql(db.seconds_between("injected_at", "first_open_at")), [campaign_id]
+        )
+
+
+def first_opens_sql(elapsed: str, campaign: str = "campaign_id = ?") -> str:
+    """Return the INSERT that counts opened messages by time-to-first-open bucket."""
+    return (
+        "INSERT INTO campaign_first_opens (campaign_id, bucket, messages) "
+        f"SELECT campaign_id, {first_open_cases('elapsed')}, count(*) FROM ("
+        f"SELECT campaign_id, {elapsed} AS elapsed FROM messages "
+        f"WHERE {campaign} AND state = 'opened' AND first_open_at IS NOT NULL) AS opened "
+        "GROUP BY 1, 2"
+    )
 
 
 # The same rules as core.counters.count_event.

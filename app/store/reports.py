@@ -5,6 +5,7 @@ import json
 from app.core.stats import STATES
 from app.store.database import Database, marks
 from app.store.messages import MESSAGE_COLUMNS
+from app.store.rebuild import rebuild_first_opens
 
 
 class Reports:
@@ -41,7 +42,7 @@ class Reports:
         if not row_ids:
             return []
         rows = self.db.execute(
-            f"SELECT rowid AS row_id, {MESSAGE_COLUMNS} FROM messages "
+            f"SELECT rowid AS row_id, {MESSAGE_COLUMNS}, human_clicks FROM messages "
             f"WHERE rowid IN ({marks(row_ids)})",
             row_ids,
         )
@@ -61,27 +62,18 @@ class Reports:
             f"SELECT count(*) FROM messages WHERE campaign_id = ?{state_sql}{search_sql}", params
         ).fetchone()[0]
 
-    def first_open_counts(self, campaign_id: str, bounds: list[int | None]) -> dict[int, int]:
+    def first_open_counts(self, campaign_id: str) -> dict[int, int]:
         """Return how many opened messages had their first human open in each time bucket.
 
-        ``bounds`` are the buckets' upper limits in seconds after injection, ascending; None
-        is unbounded. Returns {bucket index: count} for non-empty buckets.
+        Read from counters kept with each open (core.timeline's FIRST_OPEN_BUCKETS); returns
+        {bucket index: count} for non-empty buckets.
         """
-        cases = " ".join(
-            f"WHEN elapsed < {float(bound)} THEN {index}"
-            for index, bound in enumerate(bounds)
-            if bound is not None
-        )
-        elapsed = self.db.seconds_between("injected_at", "first_open_at")
-        # MATERIALIZED: the time maths runs once per message, not once per CASE branch.
         rows = self.db.execute(
-            f"WITH opened AS MATERIALIZED (SELECT {elapsed} AS elapsed FROM messages "
-            "WHERE campaign_id = ? AND state = 'opened') "
-            f"SELECT CASE {cases} ELSE {len(bounds) - 1} END AS bucket, count(*) AS n "
-            "FROM opened GROUP BY bucket",
+            "SELECT bucket, messages FROM campaign_first_opens "
+            "WHERE campaign_id = ? AND messages > 0",
             [campaign_id],
         )
-        return {row["bucket"]: row["n"] for row in rows}
+        return {row["bucket"]: row["messages"] for row in rows}
 
     def backdate_campaign(self, campaign_id: str, seconds: float) -> None:
         """Move a campaign's creation and its messages' injection back in time (demo data)."""
@@ -95,6 +87,8 @@ class Reports:
                     f"UPDATE {table} SET {column} = {self.db.shifted(column)} WHERE {key} = ?",
                     [-float(seconds), campaign_id],
                 )
+            # The time from injection to first open changed with it.
+            rebuild_first_opens(self.db, campaign_id)
 
     def _search(self, search: str) -> tuple[str, list]:
         """Return the SQL condition and parameters for a recipient search ("" when none)."""

@@ -396,3 +396,15 @@ def automations(db: Database) -> None:
         pk=("automation_id", "message_id"),
         not_null={"recipient"},
     )
+@migrations(name="campaign_first_opens")
+def campaign_first_opens(db: Database) -> None:
+    """Count opened messages by time to first open, kept with each open like the hours."""
+    from app.store.rebuild import first_opens_sql
+
+    db["campaign_first_opens"].create(
+        {"campaign_id": str, "bucket": int, "messages": int},
+        pk=("campaign_id", "bucket"),
+        not_null={"messages"},
+    )
+    elapsed = "(julianday(first_open_at) - julianday(injected_at)) * 86400.0"
+    db.execute(first_opens_sql(elapsed, "1 = 1"))

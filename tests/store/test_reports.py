@@ -84,9 +84,35 @@ def test_unknown_state_is_ignored_and_other_campaigns_are_not_listed(reports, st
 
 def test_first_open_counts_use_the_first_human_open(reports, mailing):
     # Opened message n was first opened 60 * n + 30 seconds after injection (n = 0, 3, ..., 129).
-    counts = reports.first_open_counts("weekly", [300, 3600, None])
-    assert counts == {0: 2, 1: 18, 2: 24}  # n < 5: 0 and 3; 5 <= n < 60: 6..57; 60..129
+    counts = reports.first_open_counts("weekly")
+    # < 5 min: 0, 3; 5-15 min: 6-12; 15-60 min: 15-57; 1-3 h: 60-129.
+    assert counts == {0: 2, 1: 3, 2: 15, 3: 24}
     assert sum(counts.values()) == len(range(0, 130, 3))
+
+
+def test_first_open_counts_survive_a_rebuild_and_follow_a_late_earlier_open(
+    reports, store, mailing
+):
+    before = reports.first_open_counts("weekly")
+    store.rebuild_counters("weekly")
+    assert reports.first_open_counts("weekly") == before
+    # Message 129 (first open after 7770 s, 1-3 h) gets a human open stamped 60 s after its
+    # injection, stored later: it moves to the "< 5 min" bucket.
+    late = mailing[129]
+    store.record_opens([event(late, from_iso(late["injected_at"]) + 60, "human", "direct")])
+    after = reports.first_open_counts("weekly")
+    assert after == {**before, 0: before[0] + 1, 3: before[3] - 1}
+    store.rebuild_counters("weekly")
+    assert reports.first_open_counts("weekly") == after
+
+
+def test_first_open_counts_move_with_a_backdate_and_go_with_the_campaign(
+    reports, store, mailing
+):
+    reports.backdate_campaign("weekly", 86400)
+    assert reports.first_open_counts("weekly") == {7: 44}  # 1-2 days after injection
+    store.delete_campaign("weekly", "test")
+    assert reports.first_open_counts("weekly") == {}
 
 
 def test_backdate_moves_injection_times(reports, store, mailing):
