@@ -79,6 +79,30 @@ SETTINGS: dict[str, tuple[object, str]] = {
         72,
         "How long a failing webhook delivery is retried (exponential backoff with jitter).",
     ),
+    "SUPPRESS_BOUNCES": (
+        False,
+        "Put hard-bounced and complaining recipients on the suppression list when their "
+        "delivery event arrives (reason `hard_bounce` or `complaint`).",
+    ),
+    "SES_TOPIC_ARNS": (
+        None,
+        "Comma-separated SNS topic ARNs whose signed SES notifications are accepted; unset "
+        "accepts any topic whose signature verifies.",
+    ),
+    "SENDGRID_PUBLIC_KEY": (
+        None,
+        "SendGrid's Event Webhook verification key (base64 DER or PEM); unset refuses SendGrid "
+        "posts.",
+    ),
+    "MAILGUN_SIGNING_KEY": (
+        None,
+        "Mailgun's HTTP webhook signing key; unset refuses Mailgun posts.",
+    ),
+    "POSTMARK_CREDENTIALS": (
+        None,
+        "`user:password` written into the Postmark webhook URL (basic auth); unset refuses "
+        "Postmark posts.",
+    ),
 }
 
 
@@ -102,6 +126,7 @@ KINDS = {
     "HONOR_GPC": bool,
     "WEBHOOK_ALLOW_PRIVATE": bool,
     "SESSION_COOKIE_SECURE": bool,
+    "SUPPRESS_BOUNCES": bool,
 }
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}

@@ -2,7 +2,16 @@
 
 from flask import Flask
 
-from app.api import campaigns, errors, followups, inject, messages, privacy, webhooks  # noqa: F401
+from app.api import (  # noqa: F401
+    campaigns,
+    delivery,
+    errors,
+    followups,
+    inject,
+    messages,
+    privacy,
+    webhooks,
+)
 from app.api.base import bp
 
 
@@ -10,3 +19,5 @@ def init_app(app: Flask) -> None:
     """Register the API blueprint and its JSON error answers."""
     errors.init_app(app)
     app.register_blueprint(bp)
+    # The ESPs' own routes, signed by each provider instead of our API key.
+    app.register_blueprint(delivery.hooks)
