@@ -84,6 +84,30 @@ SETTINGS: dict[str, tuple[object, str]] = {
         "How long the signed download address of a follow-up rule's list works (no API key "
         "needed); refused with 410 after.",
     ),
+    "SUPPRESS_BOUNCES": (
+        False,
+        "Put hard-bounced and complaining recipients on the suppression list when their "
+        "delivery event arrives (reason `hard_bounce` or `complaint`).",
+    ),
+    "SES_TOPIC_ARNS": (
+        None,
+        "Comma-separated SNS topic ARNs whose signed SES notifications are accepted; unset "
+        "accepts any topic whose signature verifies.",
+    ),
+    "SENDGRID_PUBLIC_KEY": (
+        None,
+        "SendGrid's Event Webhook verification key (base64 DER or PEM); unset refuses SendGrid "
+        "posts.",
+    ),
+    "MAILGUN_SIGNING_KEY": (
+        None,
+        "Mailgun's HTTP webhook signing key; unset refuses Mailgun posts.",
+    ),
+    "POSTMARK_CREDENTIALS": (
+        None,
+        "`user:password` written into the Postmark webhook URL (basic auth); unset refuses "
+        "Postmark posts.",
+    ),
 }
 
 
@@ -108,6 +132,7 @@ KINDS = {
     "HONOR_GPC": bool,
     "WEBHOOK_ALLOW_PRIVATE": bool,
     "SESSION_COOKIE_SECURE": bool,
+    "SUPPRESS_BOUNCES": bool,
 }
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}

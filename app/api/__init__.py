@@ -5,6 +5,7 @@ from flask import Flask
 from app.api import (  # noqa: F401
     automations,
     campaigns,
+    delivery,
     errors,
     followups,
     inject,
@@ -20,3 +21,5 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(automations.lists)
+    # The ESPs' own routes, signed by each provider instead of our API key.
+    app.register_blueprint(delivery.hooks)

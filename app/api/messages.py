@@ -13,5 +13,6 @@ def show_message(message_id: str):
     if message is None:
         raise not_found("message", message_id)
     message["clicks"] = store().message_clicks(message["id"])
+    message["delivery_events"] = store().message_delivery_events(message["id"])
     message["message_id"] = message.pop("id")
     return jsonify(message)

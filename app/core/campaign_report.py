@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 from app.core.counters import DIMENSIONS
 from app.core.stats import (
     CLICK_RATE_DEFINITIONS,
+    DELIVERY_DEFINITIONS,
     RATE_DEFINITIONS,
     campaign_summary,
+    rates_by_base,
     ratio,
     with_shares,
 )
@@ -25,9 +27,11 @@ def campaign_report(store: "Store", campaign: dict) -> dict:
         start = from_iso(hour_of(campaign["first_injected_at"]))
         for row in hourly:
             row["hours_since_send"] = int((from_iso(row["hour"]) - start) // 3600)
+    summary = campaign_summary(campaign)
     report = {
-        **campaign_summary(campaign),
-        "definitions": {**RATE_DEFINITIONS, **CLICK_RATE_DEFINITIONS},
+        **summary,
+        "rates_by_base": rates_by_base(summary, delivered_numbers(store, summary)),
+        "definitions": {**RATE_DEFINITIONS, **CLICK_RATE_DEFINITIONS, **DELIVERY_DEFINITIONS},
         "opens_per_hour": hourly,
         "breakdowns": breakdowns(store, campaign["id"]),
         "links": store.link_counts(campaign["id"]),
@@ -37,6 +41,13 @@ def campaign_report(store: "Store", campaign: dict) -> dict:
     if follow_up is not None:
         report["follow_up"] = follow_up_reach(store, follow_up)
     return report
+
+
+def delivered_numbers(store: "Store", summary: dict) -> dict:
+    """Return counts among a campaign's tracked delivered messages (no query if none)."""
+    if not summary["delivered"]:
+        return dict.fromkeys(("delivered", "opened", "unknown", "fetched", "clickers"), 0)
+    return store.delivered_numbers(summary["id"])
 
 
 def breakdowns(store: "Store", campaign_id: str) -> dict[str, list[dict]]:

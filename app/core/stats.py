@@ -103,6 +103,69 @@ def campaign_summary(campaign: dict) -> dict:
         "sent_at": campaign.get("sent_at"),
         "last_injected_at": campaign.get("last_injected_at"),
         **with_clicks(campaign_numbers(campaign), campaign),
+        **delivery_counts(campaign),
+    }
+
+
+DELIVERY_DEFINITIONS = {
+    "delivered": "Messages the sender's ESP reported delivered, or complained of (a complaint "
+    "proves delivery).",
+    "bounced": "Messages the ESP reported bounced, hard (permanent) or soft (temporary, not "
+    "delivered later).",
+    "complained": "Messages whose recipient reported them as spam.",
+    "rates_by_base": "Each rate over tracked messages and over tracked messages known delivered, "
+    "with its count and the number of messages it is of.",
+}
+
+
+def delivery_counts(counters: dict) -> dict:
+    """Return a campaign's delivery numbers from its counters (every message, tracked or not)."""
+    soft, hard = counters.get("soft_bounced") or 0, counters.get("hard_bounced") or 0
+    complained = counters.get("complained") or 0
+    return {
+        "delivered": (counters.get("delivered") or 0) + complained,
+        "deferred": counters.get("deferred") or 0,
+        "bounced": soft + hard,
+        "hard_bounced": hard,
+        "soft_bounced": soft,
+        "complained": complained,
+        "unsubscribed": counters.get("unsubscribed") or 0,
+    }
+
+
+def rates_over(base: str, counts: dict) -> dict:
+    """Return every rate over one base of messages, each with its count and what it is of.
+
+    ``counts`` holds ``messages`` (the base), ``opened``, ``unknown``, ``fetched`` and
+    ``clickers`` among those messages.
+    """
+    messages, opened = counts["messages"], counts["opened"]
+    visible = messages - counts["unknown"]
+
+    def rate(count: int, of: int, of_what: str) -> dict:
+        return {"rate": ratio(count, of), "count": count, "messages": of, "of": of_what}
+
+    return {
+        "open_rate": rate(counts["fetched"], messages, base),
+        "human_open_rate": rate(opened, messages, base),
+        "visible_open_rate": rate(opened, visible, f"{base} without hidden opens"),
+        "click_rate": rate(counts["clickers"], messages, base),
+        "click_to_open_rate": rate(counts["clickers"], opened, f"{base} and opened"),
+    }
+
+
+def rates_by_base(summary: dict, delivered: dict) -> dict:
+    """Return every rate over tracked messages and over tracked messages known delivered."""
+    tracked = {
+        "messages": summary["tracked"],
+        "opened": summary["opened"],
+        "unknown": summary["unknown"],
+        "fetched": summary["fetched"],
+        "clickers": summary["clickers"],
+    }
+    return {
+        "tracked": rates_over("tracked", tracked),
+        "delivered": rates_over("delivered", {**delivered, "messages": delivered["delivered"]}),
     }
 
 

@@ -16,6 +16,7 @@ from app.store.bursts import Bursts
 from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
 from app.store.database import open_database
+from app.store.delivery import DeliveryEvents
 from app.store.errors import CampaignExists, EmailTaken, FollowUpExists, NameTaken, StoreError
 from app.store.events import OpenEvents
 from app.store.followups import FollowUps
@@ -81,6 +82,7 @@ class Store:
         self.users = Users(self.db)
         self.bursts = Bursts(self.db)
         self.automations = Automations(self.db)
+        self.delivery = DeliveryEvents(self.db, self.privacy)
 
     def migrate(self) -> None:
         """Apply pending schema migrations; safe to run at every start."""
@@ -217,3 +219,10 @@ class Store:
     session_user = _on("users", Users.session_user)
     end_session = _on("users", Users.end_session)
     end_user_sessions = _on("users", Users.end_user_sessions)
+
+    # Delivery events from the sender's ESP
+    record_delivery_events = _on("delivery", DeliveryEvents.record_delivery_events)
+    list_delivery_events = _on("delivery", DeliveryEvents.list_delivery_events)
+    count_delivery_events = _on("delivery", DeliveryEvents.count_delivery_events)
+    message_delivery_events = _on("delivery", DeliveryEvents.message_delivery_events)
+    delivered_numbers = _on("delivery", DeliveryEvents.delivered_numbers)

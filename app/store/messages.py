@@ -10,10 +10,12 @@ from app.store.database import Database, chunks, marks
 MESSAGE_COLUMNS = (
     "id, campaign_id, recipient, metadata, injected_at, state, opens, human_opens, "
     "machine_opens, mpp_opens, first_fetch_at, first_open_at, last_open_at, last_client, "
-    "tracked"
+    "tracked, delivery_status, bounce_type, delivery_at, unsubscribed_at"
 )
 # A follow-up to those who did not click: no click a person made (scanners' do not count).
 NO_CLICK = " AND human_clicks = 0"
+# Recipients a non-opener export or a follow-up leaves out: bounced, complained of, unsubscribed.
+REACHABLE = "delivery_status NOT IN ('bounced', 'complained') AND unsubscribed_at IS NULL"
 EVENT_COLUMNS = (
     "at, verdict, source, reason, client, client_version, os, device, country, asn, ip, "
     "user_agent, method, x_requested_with, sec_purpose, seconds_since_send"
@@ -119,7 +121,7 @@ class Messages:
         """Return how many rows iter_non_openers would yield."""
         return self.db.execute(
             f"SELECT count(*) FROM messages WHERE campaign_id = ? AND state IN ({marks(states)}) "
-            f"AND injected_at <= ? AND tracked{NO_CLICK if without_clicks else ''}",
+            f"AND injected_at <= ? AND tracked AND {REACHABLE}{NO_CLICK if without_clicks else ''}",
             [campaign_id, *states, injected_before],
         ).fetchone()[0]
 
@@ -133,12 +135,16 @@ class Messages:
         """Yield the campaign's tracked messages in the given states injected before a time
         (with ``without_clicks``, only those no person clicked).
 
+        Bounced, complained-of and unsubscribed recipients are left out: this is the one
+        selection behind the non-opener export, follow-ups and automations.
+
         Rows are fetched a thousand at a time, so an export of any size runs in little memory.
         """
         rows = self.db.stream(
             "SELECT recipient, state, injected_at, first_open_at, opens, metadata, id "
             f"FROM messages WHERE campaign_id = ? AND state IN ({marks(states)}) "
-            f"AND injected_at <= ? AND tracked{NO_CLICK if without_clicks else ''} ORDER BY id",
+            f"AND injected_at <= ? AND tracked AND {REACHABLE}{NO_CLICK if without_clicks else ''} "
+            "ORDER BY id",
             [campaign_id, *states, injected_before],
         )
         for row in rows:

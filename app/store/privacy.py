@@ -36,16 +36,20 @@ class Privacy:
                 found.add(by_hash[row[0]])
         return found
 
-    def suppress(self, recipients: list[str], source: str) -> int:
-        """Add recipients to the opt-out list; return how many were new."""
+    def suppress(self, recipients: list[str], source: str, reason: str = "opt_out") -> int:
+        """Add recipients to the opt-out list; return how many were new.
+
+        ``reason`` says why: ``opt_out`` (the recipient or the sender asked), or ``hard_bounce``
+        and ``complaint`` from delivery events.
+        """
         now = now_iso()
         unique = list(dict.fromkeys(recipients))
         with self.db.write() as conn:
             known = self.suppressed(unique)
             conn.executemany(
-                "INSERT INTO suppressions (recipient_hash, recipient, source, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(recipient_hash(r), r, source, now) for r in unique if r not in known],
+                "INSERT INTO suppressions (recipient_hash, recipient, source, reason, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(recipient_hash(r), r, source, reason, now) for r in unique if r not in known],
             )
         return len(unique) - len(known)
 
@@ -60,7 +64,8 @@ class Privacy:
     def list_suppressions(self, limit: int = 100, offset: int = 0) -> list[dict]:
         """Return opt-outs, newest first; an erased address shows as null."""
         rows = self.db.execute(
-            "SELECT recipient, source, created_at FROM suppressions "
+            "SELECT recipient, source, coalesce(reason, 'opt_out') AS reason, created_at "
+            "FROM suppressions "
             "ORDER BY created_at DESC, recipient_hash LIMIT ? OFFSET ?",
             [limit, offset],
         )

@@ -408,3 +408,44 @@ def campaign_first_opens(db: Database) -> None:
     )
     elapsed = "(julianday(first_open_at) - julianday(injected_at)) * 86400.0"
     db.execute(first_opens_sql(elapsed, "1 = 1"))
+@migrations(name="delivery_events")
+def delivery_events(db: Database) -> None:
+    """Add delivery statuses from the sender's ESP, their events, and a reason per opt-out."""
+    db["messages"].add_column("delivery_status", str, not_null_default="unknown")
+    db["messages"].add_column("bounce_type", str)
+    db["messages"].add_column("delivery_at", str)
+    db["messages"].add_column("unsubscribed_at", str)
+    for column in (
+        "delivered",
+        "deferred",
+        "soft_bounced",
+        "hard_bounced",
+        "complained",
+        "unsubscribed",
+    ):
+        db["campaigns"].add_column(column, int, not_null_default=0)
+    db["suppressions"].add_column("reason", str)
+    db["delivery_events"].create(
+        {
+            "id": int,
+            "provider": str,
+            "provider_event_id": str,
+            "message_id": str,
+            "campaign_id": str,
+            "recipient": str,
+            "event": str,
+            "bounce_type": str,
+            "at": str,
+            "received_at": str,
+            "matched": int,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"provider", "provider_event_id", "event", "at", "received_at", "matched"},
+    )
+    # A provider retries a post it saw fail: its own event id makes the replay a no-op.
+    db["delivery_events"].create_index(["provider", "provider_event_id"], unique=True)
+    db["delivery_events"].create_index(["matched", "id"])
+    db["delivery_events"].create_index(["message_id"])
+    # Engagement and send times read one recipient's messages across campaigns.
+    db["messages"].create_index(["recipient", "injected_at"])

@@ -200,6 +200,36 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 "extract(epoch FROM (first_open_at::timestamptz - injected_at::timestamptz))",
                 "1 = 1",
             ),
+        "delivery_events",
+        [
+            "ALTER TABLE messages ADD COLUMN delivery_status TEXT NOT NULL DEFAULT 'unknown'",
+            "ALTER TABLE messages ADD COLUMN bounce_type TEXT",
+            "ALTER TABLE messages ADD COLUMN delivery_at TEXT",
+            "ALTER TABLE messages ADD COLUMN unsubscribed_at TEXT",
+            *(
+                f"ALTER TABLE campaigns ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"
+                for column in (
+                    "delivered",
+                    "deferred",
+                    "soft_bounced",
+                    "hard_bounced",
+                    "complained",
+                    "unsubscribed",
+                )
+            ),
+            "ALTER TABLE suppressions ADD COLUMN reason TEXT",
+            f"""CREATE TABLE delivery_events (
+                id {IDENTITY}, provider TEXT NOT NULL, provider_event_id TEXT NOT NULL,
+                message_id TEXT, campaign_id TEXT, recipient TEXT, event TEXT NOT NULL,
+                bounce_type TEXT, at TEXT NOT NULL, received_at TEXT NOT NULL,
+                matched BOOLEAN NOT NULL, detail TEXT)""",
+            # A provider retries a post it saw fail: its own event id makes the replay a no-op.
+            "CREATE UNIQUE INDEX delivery_events_provider_event ON delivery_events "
+            "(provider, provider_event_id)",
+            "CREATE INDEX delivery_events_matched ON delivery_events (matched, id)",
+            "CREATE INDEX delivery_events_message ON delivery_events (message_id)",
+            # Engagement and send times read one recipient's messages across campaigns.
+            "CREATE INDEX messages_recipient ON messages (recipient, injected_at)",
         ],
     ),
 ]
