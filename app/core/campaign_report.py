@@ -4,6 +4,7 @@ and follow-ups, each rate with its counts."""
 from typing import TYPE_CHECKING
 
 from app.core.counters import DIMENSIONS
+from app.core.estimate import ESTIMATE_DEFINITION, estimated_open_rate
 from app.core.stats import (
     CLICK_RATE_DEFINITIONS,
     RATE_DEFINITIONS,
@@ -27,7 +28,12 @@ def campaign_report(store: "Store", campaign: dict) -> dict:
             row["hours_since_send"] = int((from_iso(row["hour"]) - start) // 3600)
     report = {
         **campaign_summary(campaign),
-        "definitions": {**RATE_DEFINITIONS, **CLICK_RATE_DEFINITIONS},
+        "estimated_open_rate": estimated_open_rate(store.open_strata(campaign["id"])),
+        "definitions": {
+            **RATE_DEFINITIONS,
+            **CLICK_RATE_DEFINITIONS,
+            "estimated_open_rate": ESTIMATE_DEFINITION,
+        },
         "opens_per_hour": hourly,
         "breakdowns": breakdowns(store, campaign["id"]),
         "links": store.link_counts(campaign["id"]),
