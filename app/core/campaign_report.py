@@ -4,6 +4,7 @@ and follow-ups, each rate with its counts."""
 from typing import TYPE_CHECKING
 
 from app.core.counters import DIMENSIONS
+from app.core.estimate import ESTIMATE_DEFINITION, estimated_open_rate
 from app.core.stats import (
     CLICK_RATE_DEFINITIONS,
     DELIVERY_DEFINITIONS,
@@ -31,7 +32,13 @@ def campaign_report(store: "Store", campaign: dict) -> dict:
     report = {
         **summary,
         "rates_by_base": rates_by_base(summary, delivered_numbers(store, summary)),
-        "definitions": {**RATE_DEFINITIONS, **CLICK_RATE_DEFINITIONS, **DELIVERY_DEFINITIONS},
+        "estimated_open_rate": estimated_open_rate(store.open_strata(campaign["id"])),
+        "definitions": {
+            **RATE_DEFINITIONS,
+            **CLICK_RATE_DEFINITIONS,
+            **DELIVERY_DEFINITIONS,
+            "estimated_open_rate": ESTIMATE_DEFINITION,
+        },
         "opens_per_hour": hourly,
         "breakdowns": breakdowns(store, campaign["id"]),
         "links": store.link_counts(campaign["id"]),

@@ -6,6 +6,7 @@ from flask import Response, abort, redirect, render_template, request, stream_wi
 
 from app.core import export, fields, timeline
 from app.core.campaign_report import breakdowns
+from app.core.estimate import estimated_open_rate
 from app.core.fields import FieldError
 from app.core.stats import STATES, campaign_summary
 from app.core.times import to_iso
@@ -111,7 +112,7 @@ def campaign_page(campaign_id: str, manage_error: str | None = None, status: int
     return render_template(
         "dashboard/campaign.html",
         campaign=found,
-        cards=headline(found),
+        cards=headline(found, estimated_open_rate(store().open_strata(campaign_id))),
         opens_chart=svg.opens_chart(series["hours"], series["days"]),
         first_open_chart=svg.histogram(first_opens, "Time from sending to first human open"),
         fetches=fetches,

@@ -1,5 +1,6 @@
 """Turn a campaign's numbers into what its page shows: headline cards, breakdown bars."""
 
+from app.core.estimate import ESTIMATE_DEFINITION
 from app.core.stats import RATE_DEFINITIONS
 
 STATE_DEFINITIONS = {
@@ -37,8 +38,12 @@ SOURCE_NAMES = {
 APPLE_MAIL, APPLE_PROXY = "Apple Mail", "Apple Mail Privacy Protection (proxy)"
 
 
-def headline(campaign: dict) -> list[dict]:
-    """Return the campaign's headline numbers, each with its counts and a definition."""
+def headline(campaign: dict, estimate: dict | None = None) -> list[dict]:
+    """Return the campaign's headline numbers, each with its counts and a definition.
+
+    With an ``estimate`` (``core.estimate.estimated_open_rate``), the estimated open rate
+    follows the three rates, as a rate with its interval, never as a count.
+    """
     sent = campaign["sent"]
     untracked = campaign.get("untracked") or 0
     detail = f"messages, {untracked:,} untracked" if untracked else "messages"
@@ -63,9 +68,30 @@ def headline(campaign: dict) -> list[dict]:
                 "key": key,
             }
         )
+    if estimate is not None:
+        cards.append(estimate_card(estimate))
     for card in cards:
-        card["definition"] = STATE_DEFINITIONS.get(card["key"]) or RATE_DEFINITIONS[card["key"]]
+        card["definition"] = (
+            STATE_DEFINITIONS.get(card["key"])
+            or RATE_DEFINITIONS.get(card["key"])
+            or ESTIMATE_DEFINITION
+        )
     return cards
+
+
+def estimate_card(estimate: dict) -> dict:
+    """Return the estimated open rate's card: the rate and its 95% interval."""
+    if estimate["low"] is None:
+        detail = "nothing tracked yet"
+    else:
+        detail = f"95% interval {estimate['low']:.1%} to {estimate['high']:.1%}"
+    value = "–" if estimate["value"] is None else f"{estimate['value']:.1%}"
+    return {
+        "name": "Estimated open rate",
+        "value": value,
+        "detail": detail,
+        "key": "estimated_open_rate",
+    }
 
 
 def source_name(source: str | None) -> str:
