@@ -396,6 +396,8 @@ def automations(db: Database) -> None:
         pk=("automation_id", "message_id"),
         not_null={"recipient"},
     )
+
+
 @migrations(name="campaign_first_opens")
 def campaign_first_opens(db: Database) -> None:
     """Count opened messages by time to first open, kept with each open like the hours."""
@@ -408,6 +410,8 @@ def campaign_first_opens(db: Database) -> None:
     )
     elapsed = "(julianday(first_open_at) - julianday(injected_at)) * 86400.0"
     db.execute(first_opens_sql(elapsed, "1 = 1"))
+
+
 @migrations(name="delivery_events")
 def delivery_events(db: Database) -> None:
     """Add delivery statuses from the sender's ESP, their events, and a reason per opt-out."""

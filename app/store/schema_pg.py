@@ -191,6 +191,9 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 automation_id TEXT NOT NULL, message_id TEXT NOT NULL, recipient TEXT NOT NULL,
                 state TEXT, injected_at TEXT, first_open_at TEXT, opens BIGINT, metadata TEXT,
                 PRIMARY KEY (automation_id, message_id))""",
+        ],
+    ),
+    (
         "campaign_first_opens",
         [
             """CREATE TABLE campaign_first_opens (
@@ -200,6 +203,9 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 "extract(epoch FROM (first_open_at::timestamptz - injected_at::timestamptz))",
                 "1 = 1",
             ),
+        ],
+    ),
+    (
         "delivery_events",
         [
             "ALTER TABLE messages ADD COLUMN delivery_status TEXT NOT NULL DEFAULT 'unknown'",

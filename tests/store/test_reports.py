@@ -106,9 +106,7 @@ def test_first_open_counts_survive_a_rebuild_and_follow_a_late_earlier_open(
     assert reports.first_open_counts("weekly") == after
 
 
-def test_first_open_counts_move_with_a_backdate_and_go_with_the_campaign(
-    reports, store, mailing
-):
+def test_first_open_counts_move_with_a_backdate_and_go_with_the_campaign(reports, store, mailing):
     reports.backdate_campaign("weekly", 86400)
     assert reports.first_open_counts("weekly") == {7: 44}  # 1-2 days after injection
     store.delete_campaign("weekly", "test")
