@@ -78,6 +78,13 @@ CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str
             ),
             (
                 ("outlook",),
+                rf"^Microsoft (?:Office )?Outlook/{V} \(Mac OS",
+                "Outlook for Mac",
+                "macOS",
+                "desktop",
+            ),
+            (
+                ("outlook",),
                 rf"Microsoft (?:Office )?Outlook(?: Mail)? {V}",
                 "Outlook for Windows",
                 "Windows",
@@ -405,10 +412,11 @@ def identify(user_agent: str) -> Client:
     if app is not None:
         os, device = read_device(ua)
         return Client(app[0], app[1], os, device, "client")
-    evidence = weak_bot_shape(ua)
-    if evidence:
-        return Client(kind="bot", evidence=evidence)
     platform = read_platform(ua)
+    evidence = weak_bot_shape(ua)
+    # A shape no browser sends, unless uap-core's rules name the browser that sends it.
+    if evidence and platform.browser == "Other":
+        return Client(kind="bot", evidence=evidence)
     os, device = platform.os, platform.device
     if "; wv)" in ua or platform.browser in WEBVIEWS:
         return Client("unknown", None, os, device, "webview")
