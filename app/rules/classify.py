@@ -82,7 +82,9 @@ class Verdict:
 
 
 def _header(fetch: Fetch, name: str) -> str:
-    headers = fetch.headers or {}
+    headers = fetch.headers
+    if not headers:
+        return ""
     value = headers.get(name)
     if value is None:
         value = next((v for k, v in headers.items() if k.lower() == name), "")
