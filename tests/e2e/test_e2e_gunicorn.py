@@ -6,6 +6,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -167,4 +168,40 @@ def test_a_killed_master_restarts_at_once_on_its_port_and_loses_nothing(tmp_path
         if successor is not None and successor.poll() is None:
             successor.send_signal(signal.SIGTERM)
             successor.wait(30)
+        server.stop()
+
+
+def private_mb(pid: int) -> float:
+    """Return the memory only this process holds (its private pages), in MB."""
+    total = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1])
+    return total / 1024
+
+
+def test_workers_share_the_geo_data_the_master_loaded(tmp_path):
+    server = Server(tmp_path / "instance", {"OPENTRACK_PROXY_HOPS": "1"})
+    try:
+        http = api_session(server)
+        messages = inject(server, http, "geo", 40)
+        # Public addresses, so every worker's writer looks each one up.
+        for n, message in enumerate(messages):
+            response = requests.get(
+                message["pixel_url"],
+                headers={"User-Agent": OUTLOOK, "X-Forwarded-For": f"8.8.{n}.8"},
+                timeout=30,
+            )
+            assert response.status_code == 200
+        stats = server.url + "/api/v1/campaigns/geo/stats"
+        assert wait_for(lambda: http.get(stats).json()["total_opens"] == 40, 30)
+        event = stored_events(server, http, messages[0]["message_id"])[0]
+        assert event["country"] == "US"
+        # geoip2fast's tables take over 100 MB in a process that loads them itself; a
+        # worker that shares the master's holds a small part of that as its own.
+        privates = [private_mb(pid) for pid in server.worker_pids()]
+        assert privates and max(privates) < 70, privates
+        log = (tmp_path / "gunicorn.log").read_text()
+        assert "geo data loaded in the master" in log
+    finally:
         server.stop()
