@@ -163,6 +163,7 @@ class Store:
     follow_up_ids = _on("follow_ups", FollowUps.follow_up_ids)
     iter_follow_up_recipients = _on("follow_ups", FollowUps.iter_follow_up_recipients)
     combined_opened = _on("follow_ups", FollowUps.combined_opened)
+    count_follow_up_recipients = _on("follow_ups", FollowUps.count_follow_up_recipients)
 
     # Privacy
     suppressed = _on("privacy", Privacy.suppressed)

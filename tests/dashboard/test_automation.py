@@ -96,7 +96,11 @@ def test_campaign_page_shows_clicks_and_follows_up(signed_in, auth, campaign, st
     settle(store, now=time.time() + 10)
     page = signed_in.get("/dashboard/campaigns/nov-news").get_data(as_text=True)
     assert "https://shop.example/sale" in page and "Follow up with non-openers" in page
-    assert "1 recipients clicked" in page
+    assert "1 recipient clicked" in page
+    assert 'name="id" value="nov-news-resend"' in page  # a free id
+    assert "at least 48 hours ago, it would go to 0 recipients who did not open" in page
+    preview = signed_in.get("/dashboard/campaigns/nov-news?follow_up_age_hours=0").text
+    assert "at least 0 hours ago, it would go to 1 recipient who did not open" in preview
 
     form = {"id": "nov-resend", "follow_up_age_hours": "0"}
     response = post(
@@ -104,7 +108,12 @@ def test_campaign_page_shows_clicks_and_follows_up(signed_in, auth, campaign, st
     )
     assert response.status_code == 302
     follow_up = signed_in.get(response.headers["Location"]).get_data(as_text=True)
-    assert "1 recipients of nov-news" in follow_up and "1 of 2 recipients opened" in follow_up
+    assert "1 recipient of nov-news has not opened it yet" in follow_up
+    assert '<div class="value">50.0%</div>\n    <div class="detail">1 of 2</div>' in follow_up
+    parent = signed_in.get("/dashboard/campaigns/nov-news").get_data(as_text=True)
+    assert 'href="/dashboard/campaigns/nov-resend/follow-up"' in parent  # listed with its reach
+    own = signed_in.get("/dashboard/campaigns/nov-resend").get_data(as_text=True)
+    assert 'href="/dashboard/campaigns/nov-resend/follow-up">follow-up report' in own
     rows = csv.DictReader(
         io.StringIO(signed_in.get("/dashboard/campaigns/nov-resend/follow-up-recipients.csv").text)
     )
@@ -113,4 +122,16 @@ def test_campaign_page_shows_clicks_and_follows_up(signed_in, auth, campaign, st
         signed_in, "/dashboard/campaigns/nov-news/follow-ups", form, "/dashboard/campaigns/nov-news"
     )
     assert again.status_code == 409
+    assert (
+        'id="follow-up-error"' in again.text and "already exists; choose another id" in again.text
+    )
+    assert 'value="nov-resend"' in again.text  # the typed values stay in the form
+    bad_age = post(
+        signed_in,
+        "/dashboard/campaigns/nov-news/follow-ups",
+        {"id": "nov-2", "follow_up_age_hours": "soon"},
+        "/dashboard/campaigns/nov-news",
+    )
+    assert bad_age.status_code == 400 and "The minimum age must be a number" in bad_age.text
+    assert store.get_campaign("nov-2") is None
     assert signed_in.get("/dashboard/campaigns/nov-news/follow-up").status_code == 404
