@@ -156,6 +156,8 @@ class Store:
     claim_owners = _on("webhooks", Webhooks.claim_owners)
     list_deliveries = _on("webhooks", Webhooks.list_deliveries)
     redeliver = _on("webhooks", Webhooks.redeliver)
+    webhook_health = _on("webhooks", Webhooks.webhook_health)
+    enqueue_test = _on("webhooks", Webhooks.enqueue_test)
 
     # Follow-ups
     create_follow_up = _on("follow_ups", FollowUps.create_follow_up)

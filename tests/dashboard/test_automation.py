@@ -135,3 +135,27 @@ def test_campaign_page_shows_clicks_and_follows_up(signed_in, auth, campaign, st
     assert bad_age.status_code == 400 and "The minimum age must be a number" in bad_age.text
     assert store.get_campaign("nov-2") is None
     assert signed_in.get("/dashboard/campaigns/nov-news/follow-up").status_code == 404
+
+
+def test_webhook_health_badge_and_test_event(signed_in, store, monkeypatch):
+    form = {"url": "http://10.0.0.2/hook", "events": ["first_open"]}
+    assert post(signed_in, "/dashboard/webhooks", form).status_code == 201
+    [webhook] = store.list_webhooks()
+    detail = f"/dashboard/webhooks/{webhook['id']}"
+    assert 'id="health">idle</span>' in signed_in.get(detail).text
+    sent = post(signed_in, f"{detail}/test", {}, detail)
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("?tested=1")
+    [test] = store.list_deliveries(webhook["id"])
+    assert test["event_type"] == "test" and test["status"] == "pending"
+    assert test["payload"]["type"] == "test" and test["payload"]["webhook_id"] == webhook["id"]
+    page = signed_in.get(sent.headers["Location"]).text
+    assert "A test event was queued" in page and 'id="health">healthy</span>' in page
+    # Ten minutes later nobody has delivered it: the worker is not running.
+    later = time.time() + 600
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert 'id="health">stalled</span>' in signed_in.get(detail).text
+    assert "pending for 10 minutes" in signed_in.get(detail).text
+    [claimed] = store.claim_deliveries("test-worker", 30)
+    store.finish_delivery(claimed["id"], "test-worker", "pending", 500, "HTTP 500", later + 60)
+    listing = signed_in.get("/dashboard/webhooks").text
+    assert "health-failing" in listing

@@ -51,3 +51,16 @@ def test_lifecycle_forms_check_csrf(signed_in, campaign, store):
         response = signed_in.post(f"{PAGE}/{action}", data={"name": "x", "confirm_id": "nov-news"})
         assert response.status_code == 400
     assert store.get_campaign("nov-news")["name"] == "Nov"
+
+
+def test_unknown_dashboard_addresses_get_the_dashboards_404(signed_in):
+    response = signed_in.get("/dashboard/no/such/page")
+    assert response.status_code == 404
+    assert "There is no dashboard page at /dashboard/no/such/page." in response.text
+    assert "Back to the campaigns" in response.text
+    missing = signed_in.get("/dashboard/campaigns/nope")
+    assert missing.status_code == 404 and "There is no campaign with id" in missing.text
+
+
+def test_unknown_dashboard_addresses_still_need_a_sign_in(client):
+    assert client.get("/dashboard/no/such/page").status_code == 302
