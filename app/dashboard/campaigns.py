@@ -1,6 +1,7 @@
 """Campaign pages: the list, creating one, one campaign's numbers and its non-openers CSV."""
 
 import time
+from datetime import date, timedelta
 
 from flask import (
     Response,
@@ -23,6 +24,7 @@ from app.dashboard.base import PAGE_SIZE, Pager, base_url, bp, hours_arg, page_a
 from app.dashboard.figures import DIMENSIONS, breakdown_bars, breakdown_rows, headline
 from app.services import store
 from app.store import CampaignExists
+from app.store.campaigns import SORTS
 
 MAX_SEARCH = 200
 # The follow-up form's default minimum age of the parent's messages, in hours.
@@ -67,15 +69,46 @@ def campaigns():
     return campaign_list()
 
 
+def date_arg(name: str) -> str:
+    """Return a YYYY-MM-DD date of the query string, or "" when missing or not a date."""
+    raw = request.args.get(name, "").strip()
+    try:
+        return date.fromisoformat(raw).isoformat() if len(raw) == 10 else ""
+    except ValueError:
+        return ""
+
+
+def sort_url(key: str) -> str:
+    """Return the campaign list's URL sorted by a column: descending first, then ascending."""
+    query = {k: v for k, v in request.args.items() if k not in ("sort", "order", "page")}
+    current = request.args.get("sort", "created") == key
+    ascending = current and request.args.get("order", "desc") != "asc"
+    return url_for("dashboard.campaigns", **query, sort=key, order="asc" if ascending else "desc")
+
+
 def campaign_list(form: dict | None = None, error: str | None = None, status: int = 200):
     """Render the campaign list, with the create form's values and error when it failed."""
     search = search_arg()
     archived = request.args.get("archived", "") in ("1", "true", "on", "yes")
-    pager = Pager(page_arg(), store().count_campaigns(search, archived))
-    rows = store().list_campaigns(PAGE_SIZE, pager.offset, search, archived)
+    sort = request.args.get("sort", "created")
+    sort = sort if sort in SORTS else "created"
+    descending = request.args.get("order", "desc") != "asc"
+    typed_from, typed_to = date_arg("from"), date_arg("to")
+    sent = (
+        f"{typed_from}T00:00:00" if typed_from else None,
+        (date.fromisoformat(typed_to) + timedelta(days=1)).isoformat() if typed_to else None,
+    )
+    pager = Pager(page_arg(), store().count_campaigns(search, archived, sent))
+    rows = store().list_campaigns(PAGE_SIZE, pager.offset, search, archived, sort, descending, sent)
     page = render_template(
         "dashboard/campaigns.html",
         campaigns=[campaign_summary(row) for row in rows],
+        parents=store().parents_of([row["id"] for row in rows]),
+        sort=sort,
+        descending=descending,
+        sent_from=typed_from,
+        sent_to=typed_to,
+        sort_url=sort_url,
         pager=pager,
         search=search,
         archived=archived,

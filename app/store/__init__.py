@@ -163,6 +163,7 @@ class Store:
     create_follow_up = _on("follow_ups", FollowUps.create_follow_up)
     get_follow_up = _on("follow_ups", FollowUps.get_follow_up)
     follow_up_ids = _on("follow_ups", FollowUps.follow_up_ids)
+    parents_of = _on("follow_ups", FollowUps.parents_of)
     iter_follow_up_recipients = _on("follow_ups", FollowUps.iter_follow_up_recipients)
     combined_opened = _on("follow_ups", FollowUps.combined_opened)
     count_follow_up_recipients = _on("follow_ups", FollowUps.count_follow_up_recipients)

@@ -64,6 +64,17 @@ class FollowUps:
         follow_up["include_unknown"] = bool(follow_up["include_unknown"])
         return follow_up
 
+    def parents_of(self, campaign_ids: list[str]) -> dict[str, str]:
+        """Return {follow-up id: parent id} for those of these campaigns that are follow-ups."""
+        if not campaign_ids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT campaign_id, parent_id FROM follow_ups WHERE campaign_id IN "
+            f"({', '.join('?' * len(campaign_ids))})",
+            campaign_ids,
+        )
+        return {row[0]: row[1] for row in rows}
+
     def follow_up_ids(self, parent_id: str) -> list[str]:
         """Return the ids of a campaign's follow-ups, oldest first."""
         rows = self.db.execute(
