@@ -69,6 +69,11 @@ SETTINGS: dict[str, tuple[object, str]] = {
         0.05,
         "How often each web worker moves recorded pixel fetches from its spool into the database.",
     ),
+    "DASHBOARD_TIME_ZONE": (
+        "UTC",
+        "The IANA time zone the dashboard's charts show clock times in (`Europe/Berlin`); a "
+        "page's `?tz=` overrides it.",
+    ),
     "WEBHOOK_ALLOW_PRIVATE": (
         False,
         "Allow webhook URLs on private, loopback or link-local addresses (tests, a receiver on "

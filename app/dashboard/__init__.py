@@ -14,6 +14,7 @@ from app.dashboard import (  # noqa: F401
     automations,
     base,
     campaigns,
+    charts,
     filters,
     followups,
     keys,
@@ -36,6 +37,11 @@ def init_app(app: Flask) -> None:
     """Register the dashboard on an app."""
     if "dashboard" in app.blueprints:
         return
+    if charts.zone(app.config["DASHBOARD_TIME_ZONE"]) is None:
+        raise ValueError(
+            f"DASHBOARD_TIME_ZONE is {app.config['DASHBOARD_TIME_ZONE']!r}, not an IANA time zone "
+            "such as UTC or Europe/Berlin"
+        )
     app.config.update(
         SESSION_COOKIE_NAME="opentrack_session",
         SESSION_COOKIE_HTTPONLY=True,

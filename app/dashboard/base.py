@@ -119,3 +119,9 @@ def hours_arg(raw: str | None, field: str) -> float:
         abort(
             400, f"The minimum age must be a number of hours between 0 and {fields.MAX_AGE_HOURS}."
         )
+
+
+@bp.get("/<path:unknown>")
+def not_found(unknown: str):
+    """Answer any other dashboard address with the dashboard's own 404 page."""
+    abort(404, f"There is no dashboard page at /dashboard/{unknown}.")

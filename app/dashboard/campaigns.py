@@ -1,22 +1,35 @@
 """Campaign pages: the list, creating one, one campaign's numbers and its non-openers CSV."""
 
 import time
+from datetime import date, timedelta
 
-from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from app.core import export, fields, timeline
-from app.core.campaign_report import breakdowns
+from app.core.campaign_report import breakdowns, follow_up_reach
 from app.core.estimate import estimated_open_rate
 from app.core.fields import FieldError
 from app.core.stats import STATES, campaign_summary
 from app.core.times import to_iso
-from app.dashboard import svg
+from app.dashboard import charts, svg
 from app.dashboard.base import PAGE_SIZE, Pager, base_url, bp, hours_arg, page_arg
 from app.dashboard.figures import DIMENSIONS, breakdown_bars, breakdown_rows, headline
 from app.services import store
 from app.store import CampaignExists
+from app.store.campaigns import SORTS
 
 MAX_SEARCH = 200
+# The follow-up form's default minimum age of the parent's messages, in hours.
+DEFAULT_FOLLOW_UP_AGE = 48
 
 
 def search_arg() -> str:
@@ -38,6 +51,13 @@ def campaign_links(campaign_id: str, limit: int = 10) -> list[dict]:
     return store().link_counts(campaign_id, limit)
 
 
+@bp.app_template_global()
+def campaign_sent(campaign_id: str) -> int:
+    """Return how many messages a campaign has registered (0 when it is gone)."""
+    campaign = store().get_campaign(campaign_id)
+    return campaign["sent"] if campaign else 0
+
+
 @bp.get("/")
 def index():
     """Send the dashboard's front door to the campaign list."""
@@ -50,15 +70,46 @@ def campaigns():
     return campaign_list()
 
 
+def date_arg(name: str) -> str:
+    """Return a YYYY-MM-DD date of the query string, or "" when missing or not a date."""
+    raw = request.args.get(name, "").strip()
+    try:
+        return date.fromisoformat(raw).isoformat() if len(raw) == 10 else ""
+    except ValueError:
+        return ""
+
+
+def sort_url(key: str) -> str:
+    """Return the campaign list's URL sorted by a column: descending first, then ascending."""
+    query = {k: v for k, v in request.args.items() if k not in ("sort", "order", "page")}
+    current = request.args.get("sort", "created") == key
+    ascending = current and request.args.get("order", "desc") != "asc"
+    return url_for("dashboard.campaigns", **query, sort=key, order="asc" if ascending else "desc")
+
+
 def campaign_list(form: dict | None = None, error: str | None = None, status: int = 200):
     """Render the campaign list, with the create form's values and error when it failed."""
     search = search_arg()
     archived = request.args.get("archived", "") in ("1", "true", "on", "yes")
-    pager = Pager(page_arg(), store().count_campaigns(search, archived))
-    rows = store().list_campaigns(PAGE_SIZE, pager.offset, search, archived)
+    sort = request.args.get("sort", "created")
+    sort = sort if sort in SORTS else "created"
+    descending = request.args.get("order", "desc") != "asc"
+    typed_from, typed_to = date_arg("from"), date_arg("to")
+    sent = (
+        f"{typed_from}T00:00:00" if typed_from else None,
+        (date.fromisoformat(typed_to) + timedelta(days=1)).isoformat() if typed_to else None,
+    )
+    pager = Pager(page_arg(), store().count_campaigns(search, archived, sent))
+    rows = store().list_campaigns(PAGE_SIZE, pager.offset, search, archived, sort, descending, sent)
     page = render_template(
         "dashboard/campaigns.html",
         campaigns=[campaign_summary(row) for row in rows],
+        parents=store().parents_of([row["id"] for row in rows]),
+        sort=sort,
+        descending=descending,
+        sent_from=typed_from,
+        sent_to=typed_to,
+        sort_url=sort_url,
         pager=pager,
         search=search,
         archived=archived,
@@ -93,8 +144,56 @@ def campaign(campaign_id: str):
     return campaign_page(campaign_id)
 
 
-def campaign_page(campaign_id: str, manage_error: str | None = None, status: int = 200):
-    """Render a campaign's page, with the error of a lifecycle form when one failed."""
+def free_follow_up_id(campaign_id: str) -> str:
+    """Return an id for a follow-up of this campaign that no campaign has yet."""
+    base = f"{campaign_id[:56]}-resend"
+    candidate, number = base, 1
+    while store().get_campaign(candidate) is not None:
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+def follow_up_preview(campaign_id: str, age_hours: float = DEFAULT_FOLLOW_UP_AGE) -> dict:
+    """Return how many recipients a follow-up made now would go to, without and with unknown."""
+    cutoff = to_iso(time.time() - age_hours * 3600)
+    count = store().count_non_openers
+    not_opened = count(campaign_id, ("not_opened",), cutoff)
+    return {
+        "age_hours": age_hours,
+        "not_opened": not_opened,
+        "with_unknown": not_opened + count(campaign_id, ("unknown",), cutoff),
+    }
+
+
+def zone_arg() -> tuple[str, str | None]:
+    """Return the time zone the charts use (?tz=, else the setting), and an error if ?tz= is odd."""
+    default = current_app.config["DASHBOARD_TIME_ZONE"]
+    asked = request.args.get("tz", "").strip()
+    if not asked:
+        return default, None
+    if charts.zone(asked) is None:
+        return default, f"There is no time zone called '{asked[:64]}'; showing {default}."
+    return asked, None
+
+
+def preview_age() -> float:
+    """Return the follow-up age asked for by the form's Preview button (the default if none)."""
+    raw = request.args.get("follow_up_age_hours", "")
+    try:
+        return fields.age_hours(float(raw), "follow_up_age_hours")
+    except (ValueError, FieldError):
+        return DEFAULT_FOLLOW_UP_AGE
+
+
+def campaign_page(
+    campaign_id: str,
+    manage_error: str | None = None,
+    status: int = 200,
+    follow_up_error: str | None = None,
+    follow_up_form: dict | None = None,
+):
+    """Render a campaign's page, with the error of a lifecycle or follow-up form if one failed."""
     found = find_campaign(campaign_id)
     state = request.args.get("state", "")
     state = state if state in STATES else ""
@@ -104,7 +203,13 @@ def campaign_page(campaign_id: str, manage_error: str | None = None, status: int
     else:
         total = found[state] if state else found["sent"]
     pager = Pager(page_arg(), total)
-    series = timeline.opens_over_time(store().hourly_opens(campaign_id), found["first_injected_at"])
+    hourly = store().hourly_opens(campaign_id)
+    zone_name, zone_error = zone_arg()
+    tz = charts.zone(zone_name)
+    by = request.args.get("by", "")
+    by = by if by in charts.BY else charts.default_by(hourly, found["first_injected_at"])
+    make_points = charts.hour_points if by == "hour" else charts.day_points
+    points = charts.label_points(make_points(hourly, found["first_injected_at"], tz), by)
     first_opens = timeline.first_open_histogram(store().first_open_counts(campaign_id))
     parts = breakdowns(store(), campaign_id)
     fetches = request.args.get("breakdown") == "fetches"
@@ -113,17 +218,23 @@ def campaign_page(campaign_id: str, manage_error: str | None = None, status: int
         "dashboard/campaign.html",
         campaign=found,
         cards=headline(found, estimated_open_rate(store().open_strata(campaign_id))),
-        opens_chart=svg.opens_chart(series["hours"], series["days"]),
-        first_open_chart=svg.histogram(first_opens, "Time from sending to first human open"),
+        opens_chart=svg.time_chart(points, by, zone_name),
+        points=points,
+        by=by,
+        zone_name=zone_name,
+        zone_error=zone_error,
+        first_opens=first_opens,
+        first_open_chart=svg.histogram(
+            first_opens,
+            "Time from sending to first human open",
+            "Time from sending to the first human open",
+            "Messages",
+        ),
         fetches=fetches,
         breakdowns=[
-            (
-                label,
-                svg.horizontal_bars(
-                    breakdown_bars(breakdown_rows(parts, key, fetches)), label, empty=empty
-                ),
-            )
+            (label, svg.horizontal_bars(bars, label, empty=empty), bars)
             for key, label in DIMENSIONS
+            for bars in [breakdown_bars(breakdown_rows(parts, key, fetches))]
         ],
         recipients=store().recipients(campaign_id, state, search, PAGE_SIZE, pager.offset),
         pager=pager,
@@ -132,6 +243,15 @@ def campaign_page(campaign_id: str, manage_error: str | None = None, status: int
         states=STATES,
         base_url=base_url(),
         manage_error=manage_error,
+        follow_up_error=follow_up_error,
+        follow_up_form=follow_up_form or {"id": free_follow_up_id(campaign_id)},
+        preview=follow_up_preview(campaign_id, preview_age()),
+        own_follow_up=store().get_follow_up(campaign_id),
+        follow_ups=[
+            follow_up_reach(store(), settings)
+            for settings in map(store().get_follow_up, store().follow_up_ids(campaign_id))
+            if settings is not None
+        ],
     ), status
 
 

@@ -54,62 +54,98 @@ def _svg(width: int, height: int, label: str, body: list[str]) -> Markup:
     )
 
 
-def _stacked_panel(points: list[dict], x0: float, width: float, title: str, every: int) -> list:
-    """Draw stacked human/machine columns for points in a panel starting at x0."""
-    top, bottom, gutter = 26, 150, 40
-    peak = nice_ceiling(max((p["human"] + p["machine"] for p in points), default=0))
-    body = [_text(x0, 14, title, "label title")]
-    left = x0 + gutter
-    for fraction in (0, 0.5, 1):
-        y = bottom - (bottom - top) * fraction
+def nice_step(peak: float, ticks: int = 4) -> int:
+    """Return a whole, round step (1, 2 or 5 times a power of ten) giving at most ``ticks``."""
+    step = 1
+    while peak > step * ticks:
+        for factor in (2, 2.5, 2):
+            step = int(step * factor)
+            if peak <= step * ticks:
+                break
+    return step
+
+
+def y_axis(peak: int, left: float, right: float, top: float, bottom: float, title: str) -> tuple:
+    """Return the gridlines, tick labels and title of a count axis, and its top value."""
+    step = nice_step(peak)
+    highest = step * max(1, math.ceil(peak / step)) if peak else 0
+    body = []
+    value = 0
+    while value <= highest:
+        y = bottom - (bottom - top) * (value / highest if highest else 0)
         body.append(
-            f'<line x1="{left:.1f}" x2="{x0 + width:.1f}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<line x1="{left:.1f}" x2="{right:.1f}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
         )
-        body.append(_text(left - 6, y + 4, compact(peak * fraction), "label axis", "end"))
-    step = (width - gutter) / max(len(points), 1)
+        body.append(_text(left - 6, y + 4, compact(value), "label axis", "end"))
+        value += step
+    middle = (top + bottom) / 2
+    body.append(
+        f'<text x="12" y="{middle:.1f}" class="label axis-title" text-anchor="middle" '
+        f'transform="rotate(-90 12 {middle:.1f})">{escape(title)}</text>'
+    )
+    return body, highest or 1
+
+
+def time_chart(points: list[dict], by: str, zone_name: str) -> Markup:
+    """Return stacked human/machine columns per hour or day, ticks on round clock times.
+
+    Points come from charts.label_points: {"label", "tick", "under", "human", "machine"}.
+    """
+    width, height, top, bottom, left, right = 760, 250, 14, 170, 58, 750
+    peak = max((p["human"] + p["machine"] for p in points), default=0)
+    body, highest = y_axis(peak, left, right, top, bottom, "Opens")
+    step = (right - left) / max(len(points), 1)
     for index, point in enumerate(points):
         x = left + index * step
         y = bottom
         tip = f"{point['label']}: {point['human']:,} human, {point['machine']:,} machine opens"
         for key, _ in SERIES:
             if point[key]:
-                height = (bottom - top) * point[key] / peak
-                y -= height
-                body.append(_rect(x + step * 0.1, y, step * 0.8, height, f"series-{key}", tip))
-        if index % every == 0:
-            body.append(_text(x + step / 2, bottom + 14, point["label"], "label axis", "middle"))
-    return body
-
-
-def opens_chart(hours: list[dict], days: list[dict]) -> Markup:
-    """Return the opens-over-time chart: an hourly panel, then a daily one when there are days.
-
-    Each point is {"label", "human", "machine"}; columns stack human under machine opens.
-    """
-    width, height = 760, 190
-    hourly_width = width * (0.62 if days else 1.0) - 10
-    body = _stacked_panel(hours, 0, hourly_width, "Opens per hour, first 72 hours", 12)
-    if days:
-        x0 = hourly_width + 20
-        every = max(1, math.ceil(len(days) / 6))
-        body += _stacked_panel(days, x0, width - x0, "Opens per day, after that", every)
-    legend_x = 0.0
+                bar = (bottom - top) * point[key] / highest
+                y -= bar
+                body.append(_rect(x + step * 0.1, y, step * 0.8, bar, f"series-{key}", tip))
+        # Ticks stay inside the plot, so the last one is never cut.
+        middle = min(max(x + step / 2, left + 18), right - 18)
+        if point["tick"]:
+            body.append(
+                f'<line x1="{middle:.1f}" x2="{middle:.1f}" y1="{bottom:.1f}" '
+                f'y2="{bottom + 4:.1f}" class="grid"/>'
+            )
+            body.append(_text(middle, bottom + 16, point["tick"], "label axis", "middle"))
+        if point["under"]:
+            body.append(_text(middle, bottom + 30, point["under"], "label axis", "middle"))
+    if not peak:
+        body.append(
+            _text((left + right) / 2, (top + bottom) / 2, "No opens yet", "label muted", "middle")
+        )
+    noun = "Hour" if by == "hour" else "Day"
+    body.append(
+        _text(
+            (left + right) / 2, bottom + 50, f"{noun} ({zone_name})", "label axis-title", "middle"
+        )
+    )
+    legend_x = left
     for key, name in SERIES:
         body.append(_rect(legend_x, height - 12, 10, 10, f"series-{key}", name))
         body.append(_text(legend_x + 14, height - 3, name))
         legend_x += 130
-    return _svg(width, height, "Human and machine opens over time", body)
+    human = sum(p["human"] for p in points)
+    machine = sum(p["machine"] for p in points)
+    label = f"Opens per {by} ({zone_name}): {human:,} human and {machine:,} machine opens" + (
+        f", at most {peak:,} in one {by}" if peak else ""
+    )
+    return _svg(width, height, label, body)
 
 
-def histogram(buckets: list[dict], label: str) -> Markup:
+def histogram(buckets: list[dict], label: str, x_title: str = "", y_title: str = "") -> Markup:
     """Return vertical bars for buckets of {"label", "count", "share"}, counts on top."""
-    width, height, top, bottom = 760, 170, 20, 140
-    peak = max((bucket["count"] for bucket in buckets), default=0) or 1
-    step = width / max(len(buckets), 1)
+    width, height, top, bottom, left = 760, 200, 22, 140, 28 if y_title else 0
+    peak = max((bucket["count"] for bucket in buckets), default=0)
+    step = (width - left) / max(len(buckets), 1)
     body = []
     for index, bucket in enumerate(buckets):
-        x = index * step
-        bar = (bottom - top) * bucket["count"] / peak
+        x = left + index * step
+        bar = (bottom - top) * bucket["count"] / (peak or 1)
         share = f" ({bucket['share']:.1%})" if bucket.get("share") is not None else ""
         tip = f"{bucket['label']}: {bucket['count']:,}{share}"
         body.append(_rect(x + step * 0.12, bottom - bar, step * 0.76, bar, "bar", tip))
@@ -117,7 +153,25 @@ def histogram(buckets: list[dict], label: str) -> Markup:
             _text(x + step / 2, bottom - bar - 4, f"{bucket['count']:,}", "label", "middle")
         )
         body.append(_text(x + step / 2, bottom + 16, bucket["label"], "label axis", "middle"))
-    return _svg(width, height, label, body)
+    body.append(f'<line x1="{left}" x2="{width}" y1="{bottom}" y2="{bottom}" class="grid"/>')
+    if x_title:
+        body.append(_text((left + width) / 2, bottom + 40, x_title, "label axis-title", "middle"))
+    if y_title:
+        middle = (top + bottom) / 2
+        body.append(
+            f'<text x="12" y="{middle:.1f}" class="label axis-title" text-anchor="middle" '
+            f'transform="rotate(-90 12 {middle:.1f})">{escape(y_title)}</text>'
+        )
+    if not peak:
+        body.append(_text((left + width) / 2, 70, "No human opens yet", "label muted", "middle"))
+    total = sum(bucket["count"] for bucket in buckets)
+    described = "; ".join(f"{b['label']}: {b['count']:,}" for b in buckets if b["count"])
+    return _svg(
+        width,
+        height,
+        f"{label}: {total:,} messages" + (f" ({described})" if described else ""),
+        body,
+    )
 
 
 def horizontal_bars(

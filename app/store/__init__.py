@@ -160,13 +160,17 @@ class Store:
     claim_owners = _on("webhooks", Webhooks.claim_owners)
     list_deliveries = _on("webhooks", Webhooks.list_deliveries)
     redeliver = _on("webhooks", Webhooks.redeliver)
+    webhook_health = _on("webhooks", Webhooks.webhook_health)
+    enqueue_test = _on("webhooks", Webhooks.enqueue_test)
 
     # Follow-ups
     create_follow_up = _on("follow_ups", FollowUps.create_follow_up)
     get_follow_up = _on("follow_ups", FollowUps.get_follow_up)
     follow_up_ids = _on("follow_ups", FollowUps.follow_up_ids)
+    parents_of = _on("follow_ups", FollowUps.parents_of)
     iter_follow_up_recipients = _on("follow_ups", FollowUps.iter_follow_up_recipients)
     combined_opened = _on("follow_ups", FollowUps.combined_opened)
+    count_follow_up_recipients = _on("follow_ups", FollowUps.count_follow_up_recipients)
 
     # Follow-up rules that fire by themselves, and the lists they froze
     create_automation = _on("automations", Automations.create_automation)

@@ -8,6 +8,20 @@ from app.store.errors import CampaignExists, Conflict
 SEARCH = "(? = '' OR lower(id) LIKE lower(?) OR lower(name) LIKE lower(?))"
 # One boolean parameter: true takes every campaign, false only those not archived.
 ARCHIVED = "(? OR archived_at IS NULL)"
+# Two parameters each: the first day sent on or after, the day after the last (None: open).
+SENT_BETWEEN = (
+    "(CAST(? AS TEXT) IS NULL OR first_injected_at >= ?) "
+    "AND (CAST(? AS TEXT) IS NULL OR first_injected_at < ?)"
+)
+# What the campaign list may be sorted by; rates divide by tracked messages, as core.stats does.
+SORTS = {
+    "created": "created_at",
+    "sent_on": "first_injected_at",
+    "name": "lower(name)",
+    "sent": "sent",
+    "human_open_rate": "CAST(opened AS REAL) / NULLIF(sent - untracked, 0)",
+    "click_rate": "CAST(clickers AS REAL) / NULLIF(sent - untracked, 0)",
+}
 
 
 class Campaigns:
@@ -34,21 +48,36 @@ class Campaigns:
         return campaign_row(row) if row else None
 
     def list_campaigns(
-        self, limit: int = 50, offset: int = 0, search: str = "", archived: bool = False
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        search: str = "",
+        archived: bool = False,
+        sort: str = "created",
+        descending: bool = True,
+        sent: tuple[str | None, str | None] = (None, None),
     ) -> list[dict]:
-        """Return campaigns' rows, newest first; archived ones only when ``archived`` is True."""
+        """Return campaigns' rows, newest first; archived ones only when ``archived`` is True.
+
+        ``sort`` is a key of SORTS (campaigns without a value last); ``sent`` keeps those first
+        sent from its first stored time up to (not including) its second.
+        """
+        order = SORTS.get(sort, SORTS["created"])
+        direction = "DESC" if descending else "ASC"
         rows = self.db.execute(
-            f"SELECT * FROM campaigns WHERE {SEARCH} AND {ARCHIVED} "
-            "ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-            [*_search(search), bool(archived), limit, offset],
+            f"SELECT * FROM campaigns WHERE {SEARCH} AND {ARCHIVED} AND {SENT_BETWEEN} "
+            f"ORDER BY {order} {direction} NULLS LAST, created_at DESC, id LIMIT ? OFFSET ?",
+            [*_search(search), bool(archived), *_between(sent), limit, offset],
         ).fetchall()
         return [campaign_row(row) for row in rows]
 
-    def count_campaigns(self, search: str = "", archived: bool = False) -> int:
+    def count_campaigns(
+        self, search: str = "", archived: bool = False, sent: tuple = (None, None)
+    ) -> int:
         """Return how many campaigns match a search (archived ones only when asked)."""
         return self.db.execute(
-            f"SELECT count(*) FROM campaigns WHERE {SEARCH} AND {ARCHIVED}",
-            [*_search(search), bool(archived)],
+            f"SELECT count(*) FROM campaigns WHERE {SEARCH} AND {ARCHIVED} AND {SENT_BETWEEN}",
+            [*_search(search), bool(archived), *_between(sent)],
         ).fetchone()[0]
 
     def campaign_ids(self) -> list[str]:
@@ -189,6 +218,10 @@ def campaign_row(row) -> dict:
     campaign["track"] = bool(campaign["track"])
     campaign["track_clicks"] = bool(campaign["track_clicks"])
     return campaign
+
+
+def _between(sent: tuple[str | None, str | None]) -> list:
+    return [sent[0], sent[0], sent[1], sent[1]]
 
 
 def _search(search: str) -> list[str]:

@@ -69,6 +69,17 @@ class FollowUps:
         follow_up["include_unknown"] = bool(follow_up["include_unknown"])
         return follow_up
 
+    def parents_of(self, campaign_ids: list[str]) -> dict[str, str]:
+        """Return {follow-up id: parent id} for those of these campaigns that are follow-ups."""
+        if not campaign_ids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT campaign_id, parent_id FROM follow_ups WHERE campaign_id IN "
+            f"({', '.join('?' * len(campaign_ids))})",
+            campaign_ids,
+        )
+        return {row[0]: row[1] for row in rows}
+
     def follow_up_ids(self, parent_id: str) -> list[str]:
         """Return the ids of a campaign's follow-ups, oldest first."""
         rows = self.db.execute(
@@ -98,10 +109,36 @@ class FollowUps:
         opted_out = self.privacy.suppressed([row["recipient"] for row in rows]) if rows else set()
         return [row for row in rows if row["recipient"] not in opted_out]
 
+    def count_follow_up_recipients(self, follow_up: dict) -> int:
+        """Return how many recipients iter_follow_up_recipients would yield, without reading
+        their rows when nobody has opted out (the count comes from the state index)."""
+        states = ("not_opened", "unknown") if follow_up["include_unknown"] else ("not_opened",)
+        args = (follow_up["parent_id"], states, follow_up["injected_before"])
+        total = self.messages.count_non_openers(*args)
+        if total == 0 or self.db.execute("SELECT 1 FROM suppressions LIMIT 1").fetchone() is None:
+            return total
+        opted_out = 0
+        batch = []
+        for row in self.messages.iter_non_openers(*args):
+            batch.append(row["recipient"])
+            if len(batch) == 1000:
+                opted_out += len(self.privacy.suppressed(batch))
+                batch = []
+        return total - opted_out - (len(self.privacy.suppressed(batch)) if batch else 0)
+
     def combined_opened(self, parent_id: str, follow_up_id: str) -> int:
-        """Return how many recipients a person opened the parent or the follow-up for."""
-        return self.db.execute(
-            "SELECT count(DISTINCT recipient) FROM messages "
-            "WHERE campaign_id IN (?, ?) AND state = 'opened'",
-            [parent_id, follow_up_id],
+        """Return how many recipients a person opened the parent or the follow-up for.
+
+        The parent's opened counter, plus the follow-up's openers who had not opened the
+        parent (a recipient has one message per campaign), so only the follow-up is read.
+        """
+        parent = self.db.execute(
+            "SELECT opened FROM campaigns WHERE id = ?", [parent_id]
+        ).fetchone()
+        extra = self.db.execute(
+            "SELECT count(*) FROM messages f WHERE f.campaign_id = ? AND f.state = 'opened' "
+            "AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.campaign_id = ? "
+            "AND p.recipient = f.recipient AND p.state = 'opened')",
+            [follow_up_id, parent_id],
         ).fetchone()[0]
+        return (parent[0] if parent else 0) + extra

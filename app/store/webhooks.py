@@ -6,6 +6,7 @@ its deliveries or not at all.
 """
 
 import json
+import secrets
 import time
 
 from app.core import webhooks
@@ -78,6 +79,40 @@ class Webhooks:
         if with_secret:
             webhook["secret"] = row["secret"]
         return webhook
+
+    def webhook_health(self, webhook_id: str) -> dict:
+        """Return when an endpoint's oldest pending delivery was queued, and its last success
+        and last failure (a failed delivery, or a pending one that was tried), as stored times."""
+        row = self.db.execute(
+            "SELECT min(created_at) FILTER (WHERE status = 'pending') AS oldest_pending, "
+            "max(last_attempt_at) FILTER (WHERE status = 'delivered') AS last_success, "
+            "max(last_attempt_at) FILTER (WHERE status = 'failed' "
+            "OR (status = 'pending' AND attempts > 0)) AS last_failure "
+            "FROM webhook_deliveries WHERE webhook_id = ?",
+            [webhook_id],
+        ).fetchone()
+        return dict(row)
+
+    def enqueue_test(self, webhook_id: str) -> dict | None:
+        """Queue a signed test event for one endpoint, delivered like any other; return it."""
+        created = now_iso()
+        body = {
+            "id": f"evt_test_{secrets.token_hex(8)}",
+            "type": "test",
+            "created_at": created,
+            "webhook_id": webhook_id,
+            "message": "A test event sent from the Opentrack dashboard.",
+        }
+        now = time.time()
+        with self.db.write() as conn:
+            if self.get_webhook(webhook_id) is None:
+                return None
+            conn.execute(
+                "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload, "
+                "created_at, next_attempt_at, retry_from) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [webhook_id, body["id"], "test", _text(body), created, now, now],
+            )
+        return body
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Stop an endpoint and cancel its pending deliveries; return False when unknown."""

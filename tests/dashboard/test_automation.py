@@ -96,7 +96,11 @@ def test_campaign_page_shows_clicks_and_follows_up(signed_in, auth, campaign, st
     settle(store, now=time.time() + 10)
     page = signed_in.get("/dashboard/campaigns/nov-news").get_data(as_text=True)
     assert "https://shop.example/sale" in page and "Follow up with non-openers" in page
-    assert "1 recipients clicked" in page
+    assert "1 recipient clicked" in page
+    assert 'name="id" value="nov-news-resend"' in page  # a free id
+    assert "at least 48 hours ago, it would go to 0 recipients who did not open" in page
+    preview = signed_in.get("/dashboard/campaigns/nov-news?follow_up_age_hours=0").text
+    assert "at least 0 hours ago, it would go to 1 recipient who did not open" in preview
 
     form = {"id": "nov-resend", "follow_up_age_hours": "0"}
     response = post(
@@ -104,7 +108,12 @@ def test_campaign_page_shows_clicks_and_follows_up(signed_in, auth, campaign, st
     )
     assert response.status_code == 302
     follow_up = signed_in.get(response.headers["Location"]).get_data(as_text=True)
-    assert "1 recipients of nov-news" in follow_up and "1 of 2 recipients opened" in follow_up
+    assert "1 recipient of nov-news has not opened it yet" in follow_up
+    assert '<div class="value">50.0%</div>\n    <div class="detail">1 of 2</div>' in follow_up
+    parent = signed_in.get("/dashboard/campaigns/nov-news").get_data(as_text=True)
+    assert 'href="/dashboard/campaigns/nov-resend/follow-up"' in parent  # listed with its reach
+    own = signed_in.get("/dashboard/campaigns/nov-resend").get_data(as_text=True)
+    assert 'href="/dashboard/campaigns/nov-resend/follow-up">follow-up report' in own
     rows = csv.DictReader(
         io.StringIO(signed_in.get("/dashboard/campaigns/nov-resend/follow-up-recipients.csv").text)
     )
@@ -113,4 +122,40 @@ def test_campaign_page_shows_clicks_and_follows_up(signed_in, auth, campaign, st
         signed_in, "/dashboard/campaigns/nov-news/follow-ups", form, "/dashboard/campaigns/nov-news"
     )
     assert again.status_code == 409
+    assert (
+        'id="follow-up-error"' in again.text and "already exists; choose another id" in again.text
+    )
+    assert 'value="nov-resend"' in again.text  # the typed values stay in the form
+    bad_age = post(
+        signed_in,
+        "/dashboard/campaigns/nov-news/follow-ups",
+        {"id": "nov-2", "follow_up_age_hours": "soon"},
+        "/dashboard/campaigns/nov-news",
+    )
+    assert bad_age.status_code == 400 and "The minimum age must be a number" in bad_age.text
+    assert store.get_campaign("nov-2") is None
     assert signed_in.get("/dashboard/campaigns/nov-news/follow-up").status_code == 404
+
+
+def test_webhook_health_badge_and_test_event(signed_in, store, monkeypatch):
+    form = {"url": "http://10.0.0.2/hook", "events": ["first_open"]}
+    assert post(signed_in, "/dashboard/webhooks", form).status_code == 201
+    [webhook] = store.list_webhooks()
+    detail = f"/dashboard/webhooks/{webhook['id']}"
+    assert 'id="health">idle</span>' in signed_in.get(detail).text
+    sent = post(signed_in, f"{detail}/test", {}, detail)
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("?tested=1")
+    [test] = store.list_deliveries(webhook["id"])
+    assert test["event_type"] == "test" and test["status"] == "pending"
+    assert test["payload"]["type"] == "test" and test["payload"]["webhook_id"] == webhook["id"]
+    page = signed_in.get(sent.headers["Location"]).text
+    assert "A test event was queued" in page and 'id="health">healthy</span>' in page
+    # Ten minutes later nobody has delivered it: the worker is not running.
+    later = time.time() + 600
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert 'id="health">stalled</span>' in signed_in.get(detail).text
+    assert "pending for 10 minutes" in signed_in.get(detail).text
+    [claimed] = store.claim_deliveries("test-worker", 30)
+    store.finish_delivery(claimed["id"], "test-worker", "pending", 500, "HTTP 500", later + 60)
+    listing = signed_in.get("/dashboard/webhooks").text
+    assert "health-failing" in listing

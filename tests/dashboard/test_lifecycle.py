@@ -51,3 +51,40 @@ def test_lifecycle_forms_check_csrf(signed_in, campaign, store):
         response = signed_in.post(f"{PAGE}/{action}", data={"name": "x", "confirm_id": "nov-news"})
         assert response.status_code == 400
     assert store.get_campaign("nov-news")["name"] == "Nov"
+
+
+def test_unknown_dashboard_addresses_get_the_dashboards_404(signed_in):
+    response = signed_in.get("/dashboard/no/such/page")
+    assert response.status_code == 404
+    assert "There is no dashboard page at /dashboard/no/such/page." in response.text
+    assert "Back to the campaigns" in response.text
+    missing = signed_in.get("/dashboard/campaigns/nope")
+    assert missing.status_code == 404 and "There is no campaign with id" in missing.text
+
+
+def test_unknown_dashboard_addresses_still_need_a_sign_in(client):
+    assert client.get("/dashboard/no/such/page").status_code == 302
+
+
+def test_campaign_list_sorts_filters_by_send_date_and_marks_follow_ups(signed_in, auth, store):
+    for campaign_id, recipients in (("alpha", 1), ("beta", 3), ("gamma", 2)):
+        store.create_campaign(campaign_id, campaign_id.title())
+        inject(signed_in, auth, campaign_id, [f"p{n}@x.org" for n in range(recipients)])
+    store.backdate_campaign("alpha", 10 * 86400)
+    by_sent = signed_in.get("/dashboard/campaigns?sort=sent").text
+    assert by_sent.index(">Beta<") < by_sent.index(">Gamma<") < by_sent.index(">Alpha<")
+    assert 'aria-sort="descending"' in by_sent and "order=asc" in by_sent
+    ascending = signed_in.get("/dashboard/campaigns?sort=sent&order=asc").text
+    assert ascending.index(">Alpha<") < ascending.index(">Gamma<") < ascending.index(">Beta<")
+    alpha_day = store.get_campaign("alpha")["first_injected_at"][:10]
+    only = signed_in.get(f"/dashboard/campaigns?from={alpha_day}&to={alpha_day}").text
+    assert ">Alpha<" in only and ">Beta<" not in only and "1 campaign<" in only
+    assert ">Alpha<" in signed_in.get("/dashboard/campaigns?from=nonsense").text
+    parent = store.get_campaign("beta")
+    from app.core.stats import campaign_summary
+
+    store.create_follow_up("beta-resend", "Beta again", campaign_summary(parent), False, 0, "9")
+    listing = signed_in.get("/dashboard/campaigns").text
+    assert (
+        'href="/dashboard/campaigns/beta-resend/follow-up" title="A follow-up of beta"' in listing
+    )

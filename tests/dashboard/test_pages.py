@@ -115,7 +115,7 @@ def follow_up(browser, site) -> None:
     """Create the follow-up through the campaign page's form."""
     page = signed_in(browser, site, 1280)
     page.goto(site["server"].url + "/dashboard/campaigns/spring")
-    page.fill("#follow-up-action input[name=follow_up_age_hours]", "0")
+    page.fill("#follow-up-action form[method=post] input[name=follow_up_age_hours]", "0")
     page.click("button:has-text('Follow up with non-openers')")
     expect(page.locator("h1")).to_be_visible()
     page.context.close()

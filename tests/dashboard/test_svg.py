@@ -45,9 +45,21 @@ def test_compact_axis_numbers(value, expected):
     assert svg.compact(value) == expected
 
 
-def test_opens_chart_stacks_human_under_machine_with_exact_tooltips():
-    hours = [{"label": f"{h} h", "human": h, "machine": 2} for h in range(24)]
-    root = parse(svg.opens_chart(hours, []))
+def points(counts: list[tuple[int, int]], tick_every: int = 1) -> list[dict]:
+    return [
+        {
+            "label": f"{n} h",
+            "tick": f"{n:02d}:00" if n % tick_every == 0 else None,
+            "under": None,
+            "human": human,
+            "machine": machine,
+        }
+        for n, (human, machine) in enumerate(counts)
+    ]
+
+
+def test_time_chart_stacks_human_under_machine_with_exact_tooltips():
+    root = parse(svg.time_chart(points([(h, 2) for h in range(24)]), "hour", "UTC"))
     human = rects(root, "series-human")
     machine = rects(root, "series-machine")
     assert len(human) == 23 + 1  # no bar for hour 0's zero human opens; one legend swatch
@@ -61,13 +73,41 @@ def test_opens_chart_stacks_human_under_machine_with_exact_tooltips():
     assert machine_bottom == pytest.approx(human_top, abs=0.11)
 
 
-def test_opens_chart_adds_a_daily_panel_when_there_are_days():
-    hours = [{"label": "0 h", "human": 1, "machine": 0}]
-    days = [{"label": "day 4", "human": 40, "machine": 3}]
-    text = str(svg.opens_chart(hours, days))
-    assert "Opens per day, after that" in text
-    assert "day 4: 40 human, 3 machine opens" in text
-    assert "Opens per day" not in str(svg.opens_chart(hours, []))
+@pytest.mark.parametrize(
+    ("peak", "ticks"),
+    [
+        (57_000, ["0", "20k", "40k", "60k"]),  # not 100k for a 57k peak
+        (5, ["0", "2", "4", "6"]),  # whole numbers only: never a gridline at 2.5 labelled 2
+        (3, ["0", "1", "2", "3"]),
+        (41_816, ["0", "20k", "40k", "60k"]),
+    ],
+)
+def test_time_chart_y_ticks_are_round_and_distinct(peak, ticks):
+    root = parse(svg.time_chart(points([(peak, 0), (1, 0)]), "hour", "UTC"))
+    labels = [t.text for t in root.iter(SVG + "text") if t.get("class") == "label axis"]
+    assert labels[: len(ticks)] == ticks
+    assert labels[len(ticks)] != ticks[-1]  # then the x ticks
+
+
+def test_empty_time_chart_says_so_with_one_zero_tick():
+    root = parse(svg.time_chart(points([(0, 0)] * 24, tick_every=6), "hour", "Europe/Berlin"))
+    texts = [t.text for t in root.iter(SVG + "text")]
+    assert "No opens yet" in texts and texts.count("0") == 1
+    assert "Hour (Europe/Berlin)" in texts and "Opens" in texts
+    assert [t for t in texts if t.endswith(":00")] == ["00:00", "06:00", "12:00", "18:00"]
+
+
+def test_time_chart_describes_its_numbers():
+    root = parse(svg.time_chart(points([(3, 1), (2, 0)]), "day", "UTC"))
+    assert root.get("aria-label") == (
+        "Opens per day (UTC): 5 human and 1 machine opens, at most 4 in one day"
+    )
+
+
+def test_ticks_stay_inside_the_chart():
+    root = parse(svg.time_chart(points([(1, 0)] * 3), "day", "UTC"))
+    xs = [float(t.get("x")) for t in root.iter(SVG + "text") if t.get("class") == "label axis"]
+    assert max(xs) <= 760 - 18 and min(xs) >= 0
 
 
 def test_bars_are_proportional_to_counts():
@@ -89,6 +129,7 @@ def test_histogram_labels_counts_and_shares():
     root = parse(svg.histogram(buckets, "Time to first open"))
     texts = [text.text for text in root.iter(SVG + "text")]
     assert texts == ["3", "< 5 min", "1", "> 7 days"]
+    assert root.get("aria-label") == "Time to first open: 4 messages (< 5 min: 3; > 7 days: 1)"
     assert [bar.find(SVG + "title").text for bar in rects(root, "bar")] == [
         "< 5 min: 3 (75.0%)",
         "> 7 days: 1 (25.0%)",
@@ -100,7 +141,11 @@ def test_labels_are_escaped_text(hostile):
     charts = [
         svg.horizontal_bars([{"value": hostile, "count": 1, "share": 1.0}], hostile, max_label=99),
         svg.histogram([{"label": hostile, "count": 1, "share": None}], hostile),
-        svg.opens_chart([{"label": hostile, "human": 1, "machine": 0}], []),
+        svg.time_chart(
+            [{"label": hostile, "tick": hostile, "under": None, "human": 1, "machine": 0}],
+            "hour",
+            hostile,
+        ),
     ]
     for chart in charts:
         text = str(chart)
@@ -119,5 +164,5 @@ def test_long_labels_are_cut():
 
 def test_empty_charts_render():
     assert "No opens yet" in str(svg.horizontal_bars([], "Country"))
-    parse(svg.opens_chart([], []))
+    parse(svg.time_chart([], "hour", "UTC"))
     parse(svg.histogram([], "Time to first open"))
