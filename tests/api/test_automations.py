@@ -401,5 +401,6 @@ def test_click_audiences(client, auth, clicked, store, links, audience, expected
 def test_opted_out_recipients_are_left_out(client, auth, sent, store, links):
     rule = add_rule(client, auth).get_json()
     client.post("/api/v1/suppressions", json={"recipient": "dan@x.org"}, headers=auth)
+    assert add_rule(client, auth, follow_up="nov-2").get_json()["recipients_now"] == 1
     rules.fire_due(store, due(store, rule["id"]) + 1, "w1", links)
     assert [row["recipient"] for row in store.iter_frozen_recipients(rule["id"])] == ["cat@x.org"]
