@@ -75,13 +75,8 @@ def audience_filter(follow_up: dict) -> tuple[tuple[str, ...], bool]:
 
 def preview(store, campaign_id: str, audience_name: str, now: float) -> int:
     """Return how many recipients a rule for this audience would take if it fired now."""
-    would_be = {
-        "parent_id": campaign_id,
-        "audience": audience_name,
-        "include_unknown": "unknown" in AUDIENCES[audience_name].states,
-        "injected_before": to_iso(now),
-    }
-    return sum(1 for _ in store.iter_follow_up_recipients(would_be))
+    chosen = AUDIENCES[audience_name]
+    return store.count_audience(campaign_id, chosen.states, chosen.without_clicks, to_iso(now))
 
 
 @dataclass(frozen=True)

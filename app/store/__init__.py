@@ -178,6 +178,7 @@ class Store:
     list_automations = _on("automations", Automations.list_automations)
     cancel_automation = _on("automations", Automations.cancel_automation)
     set_sent_at = _on("automations", Automations.set_sent_at)
+    count_audience = _on("automations", Automations.count_audience)
     lock_scheduled = _on("automations", Automations.lock_scheduled)
     freeze_recipients = _on("automations", Automations.freeze_recipients)
     finish_automation = _on("automations", Automations.finish_automation)

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 
 from app.core.times import now_iso
-from app.store.database import Database
+from app.store.database import Database, marks
 from app.store.errors import Conflict, FollowUpExists
 
 RULE_COLUMNS = (
@@ -124,6 +124,31 @@ class Automations:
                 [automation_id, campaign_id],
             ).fetchone()
         return row[0] if row else None
+
+    def count_audience(
+        self,
+        campaign_id: str,
+        states: tuple[str, ...],
+        without_clicks: bool,
+        injected_before: str,
+    ) -> int:
+        """Return how many recipients a follow-up of these states would take now, without
+        those on the opt-out list: two indexed counts, however large the campaign."""
+        where = (
+            f"m.campaign_id = ? AND m.state IN ({marks(states)}) AND m.injected_at <= ? "
+            "AND m.tracked" + (" AND m.human_clicks = 0" if without_clicks else "")
+        )
+        params = [campaign_id, *states, injected_before]
+        audience = self.db.execute(
+            f"SELECT count(*) FROM messages m WHERE {where}", params
+        ).fetchone()[0]
+        # From the opt-out list's side: it is short, and each of its rows is one index lookup.
+        opted_out = self.db.execute(
+            "SELECT count(*) FROM suppressions s JOIN messages m "
+            f"ON m.campaign_id = ? AND m.recipient = s.recipient WHERE {where}",
+            [campaign_id, *params],
+        ).fetchone()[0]
+        return audience - opted_out
 
     def set_sent_at(self, campaign_id: str, sent_at: str | None) -> None:
         """Set (or, with None, clear) the time the sender says a campaign went out."""

@@ -13,6 +13,7 @@ from app.core import automations as rules
 from app.core.times import from_iso, to_iso
 from app.core.tokens import list_serializer, mint_list_token
 from app.store import Store
+from app.tracking.writer import settle
 from app.worker import DeliveryWorker
 
 IPHONE = (
@@ -347,3 +348,59 @@ def test_erasing_a_recipient_takes_them_off_frozen_lists(client, auth, sent, sto
     rules.fire_due(store, due(store, rule["id"]) + 1, "w1", links)
     store.erase_recipient("cat@x.org", "test")
     assert [r["recipient"] for r in store.iter_frozen_recipients(rule["id"])] == ["dan@x.org"]
+
+
+FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+@pytest.fixture
+def clicked(app, client, auth, flush, store):
+    """shop sent to four with a tracked link: ann clicked, bob opened only, cat and dan nothing."""
+    app.config["SCANNER_WINDOW_SECONDS"] = 0
+    client.post("/api/v1/campaigns", json={"id": "shop", "track_clicks": True}, headers=auth)
+    body = {
+        "html": '<body><a href="https://shop.example/sale">Sale</a></body>',
+        "recipients": ["ann@x.org", "bob@x.org", "cat@x.org", "dan@x.org"],
+    }
+    messages = client.post("/api/v1/campaigns/shop/inject", json=body, headers=auth).get_json()[
+        "messages"
+    ]
+    link = messages[0]["html"].split('href="http://localhost')[1].split('"')[0]
+    assert client.get(link, headers={"User-Agent": FIREFOX}).status_code == 302
+    open_pixel(client, messages[1])
+    flush()
+    settle(store, now=time.time() + 10)
+    return messages
+
+
+@pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        ("not_clicked", ["bob@x.org", "cat@x.org", "dan@x.org"]),
+        ("opened_not_clicked", ["bob@x.org"]),
+        ("not_opened", ["cat@x.org", "dan@x.org"]),
+    ],
+)
+def test_click_audiences(client, auth, clicked, store, links, audience, expected):
+    response = client.post(
+        "/api/v1/campaigns/shop/automations",
+        json={"after_hours": 24, "audience": audience, "follow_up": {"id": "shop-again"}},
+        headers=auth,
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["recipients_now"] == len(expected)
+    rule_id = response.get_json()["id"]
+    rules.fire_due(store, due(store, rule_id) + 1, "w1", links)
+    frozen = sorted(row["recipient"] for row in store.iter_frozen_recipients(rule_id))
+    assert frozen == expected
+    # The follow-up campaign's own recipients follow the same audience.
+    api = client.get("/api/v1/campaigns/shop-again/follow-up-recipients", headers=auth).get_json()
+    assert sorted(row["recipient"] for row in api["recipients"]) == expected
+
+
+def test_opted_out_recipients_are_left_out(client, auth, sent, store, links):
+    rule = add_rule(client, auth).get_json()
+    client.post("/api/v1/suppressions", json={"recipient": "dan@x.org"}, headers=auth)
+    assert add_rule(client, auth, follow_up="nov-2").get_json()["recipients_now"] == 1
+    rules.fire_due(store, due(store, rule["id"]) + 1, "w1", links)
+    assert [row["recipient"] for row in store.iter_frozen_recipients(rule["id"])] == ["cat@x.org"]
