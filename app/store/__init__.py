@@ -16,6 +16,7 @@ from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
 from app.store.database import open_database
 from app.store.delivery import DeliveryEvents
+from app.store.engagement import Engagement
 from app.store.errors import CampaignExists, EmailTaken, FollowUpExists, NameTaken, StoreError
 from app.store.events import OpenEvents
 from app.store.followups import FollowUps
@@ -81,6 +82,7 @@ class Store:
         self.users = Users(self.db)
         self.bursts = Bursts(self.db)
         self.delivery = DeliveryEvents(self.db, self.privacy)
+        self.engagement = Engagement(self.db)
 
     def migrate(self) -> None:
         """Apply pending schema migrations; safe to run at every start."""
@@ -212,3 +214,11 @@ class Store:
     count_delivery_events = _on("delivery", DeliveryEvents.count_delivery_events)
     message_delivery_events = _on("delivery", DeliveryEvents.message_delivery_events)
     delivered_numbers = _on("delivery", DeliveryEvents.delivered_numbers)
+
+    # Engagement across campaigns and the observations send times learn from
+    recipient_messages = _on("engagement", Engagement.recipient_messages)
+    last_human_activity = _on("engagement", Engagement.last_human_activity)
+    latest_campaign_ids = _on("engagement", Engagement.latest_campaign_ids)
+    iter_inactive = _on("engagement", Engagement.iter_inactive)
+    human_observations = _on("engagement", Engagement.human_observations)
+    population_hours = _on("engagement", Engagement.population_hours)
