@@ -87,7 +87,14 @@ class Engagement:
             size=5000,
         )
         for row in rows:
-            yield dict(row)
+            # PostgreSQL sums BIGINTs as numeric: give plain integers on both engines.
+            yield {
+                "recipient": row["recipient"],
+                "messages": int(row["messages"]),
+                "last_sent_at": row["last_sent_at"],
+                "mpp_opens": int(row["mpp_opens"]),
+                "human_clicks": int(row["human_clicks"]),
+            }
 
     def human_observations(self, recipients: list[str]) -> dict[str, list[tuple[str, str, str]]]:
         """Return each recipient's human opens and clicks as (time, verdict, source), oldest first.
