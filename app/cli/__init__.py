@@ -6,7 +6,17 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, routes_command, run_command, shell_command
 
-from app.cli import campaigns, classify, db, keys, maintenance, privacy, users, worker
+from app.cli import (
+    campaigns,
+    classify,
+    db,
+    keys,
+    maintenance,
+    privacy,
+    recipients,
+    users,
+    worker,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -27,6 +37,9 @@ def init_app(app: Flask) -> None:
         users.users,
         worker.worker_command,
         db.db,
+        recipients.recipients,
+        recipients.segments,
+        recipients.delivery,
     ):
         app.cli.add_command(command)
 
