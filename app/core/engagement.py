@@ -91,6 +91,10 @@ def inactive_segment(
     """
     campaign_ids = store.latest_campaign_ids(campaigns) if campaigns else None
     since = to_iso(now - days * 86400) if days is not None else None
+    if since is not None:
+        # Only campaigns that sent since then: the query never walks the whole history.
+        recent = store.campaigns_sent_since(since)
+        campaign_ids = recent if campaign_ids is None else [c for c in campaign_ids if c in recent]
     head = {
         "segment": "mpp_only" if mpp_only else "inactive",
         "campaigns": campaign_ids,

@@ -219,6 +219,7 @@ class Store:
     recipient_messages = _on("engagement", Engagement.recipient_messages)
     last_human_activity = _on("engagement", Engagement.last_human_activity)
     latest_campaign_ids = _on("engagement", Engagement.latest_campaign_ids)
+    campaigns_sent_since = _on("engagement", Engagement.campaigns_sent_since)
     iter_inactive = _on("engagement", Engagement.iter_inactive)
     human_observations = _on("engagement", Engagement.human_observations)
     population_hours = _on("engagement", Engagement.population_hours)
