@@ -17,6 +17,7 @@ from app.dashboard import (  # noqa: F401
     followups,
     keys,
     messages,
+    recipients,
     webhooks,
 )
 from app.dashboard.base import SESSION_DAYS
