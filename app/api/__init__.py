@@ -11,6 +11,7 @@ from app.api import (  # noqa: F401
     inject,
     messages,
     privacy,
+    recipients,
     webhooks,
 )
 from app.api.base import bp

@@ -14,6 +14,7 @@ from app.cli import (
     keys,
     maintenance,
     privacy,
+    recipients,
     users,
     worker,
 )
@@ -38,6 +39,9 @@ def init_app(app: Flask) -> None:
         worker.worker_command,
         automations.automations,
         db.db,
+        recipients.recipients,
+        recipients.segments,
+        recipients.delivery,
     ):
         app.cli.add_command(command)
 

@@ -42,7 +42,8 @@ def remove_suppression(recipient: str) -> None:
 def list_suppressions() -> None:
     """List the opt-out list, newest first."""
     for row in store().list_suppressions(limit=1_000_000):
-        click.echo(f"{row['recipient'] or '(erased)'}\t{row['source']}\t{row['created_at']}")
+        recipient = row["recipient"] or "(erased)"
+        click.echo(f"{recipient}\t{row['source']}\t{row['reason']}\t{row['created_at']}")
 
 
 @click.command("purge")

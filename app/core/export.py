@@ -21,8 +21,8 @@ def neutralise(value: object) -> str:
     return value
 
 
-def csv_lines(rows: Iterable[dict]) -> Iterator[str]:
-    """Yield a header line, then one CSV line per row."""
+def csv_lines(rows: Iterable[dict], columns: tuple[str, ...] = COLUMNS) -> Iterator[str]:
+    """Yield a header line, then one CSV line per row (the non-openers' columns by default)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -32,16 +32,18 @@ def csv_lines(rows: Iterable[dict]) -> Iterator[str]:
         writer.writerow(values)
         return buffer.getvalue()
 
-    yield line(COLUMNS)
+    yield line(columns)
     for row in rows:
-        yield line([neutralise(row.get(column)) for column in COLUMNS])
+        yield line([neutralise(row.get(column)) for column in columns])
 
 
-def json_chunks(rows: Iterable[dict], head: dict) -> Iterator[str]:
+def json_chunks(
+    rows: Iterable[dict], head: dict, columns: tuple[str, ...] = COLUMNS
+) -> Iterator[str]:
     """Yield a JSON object with head's fields and a "recipients" list, row by row."""
     yield json.dumps({**head, "recipients": []})[:-2]
     separator = "\n"
     for row in rows:
-        yield separator + json.dumps({column: row.get(column) for column in COLUMNS})
+        yield separator + json.dumps({column: row.get(column) for column in columns})
         separator = ",\n"
     yield "\n]}\n"

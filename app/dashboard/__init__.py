@@ -20,6 +20,7 @@ from app.dashboard import (  # noqa: F401
     keys,
     lifecycle,
     messages,
+    recipients,
     webhooks,
 )
 from app.dashboard.base import SESSION_DAYS

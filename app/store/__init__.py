@@ -17,6 +17,7 @@ from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
 from app.store.database import open_database
 from app.store.delivery import DeliveryEvents
+from app.store.engagement import Engagement
 from app.store.errors import CampaignExists, EmailTaken, FollowUpExists, NameTaken, StoreError
 from app.store.events import OpenEvents
 from app.store.followups import FollowUps
@@ -83,6 +84,7 @@ class Store:
         self.bursts = Bursts(self.db)
         self.automations = Automations(self.db)
         self.delivery = DeliveryEvents(self.db, self.privacy)
+        self.engagement = Engagement(self.db)
 
     def migrate(self) -> None:
         """Apply pending schema migrations; safe to run at every start."""
@@ -232,3 +234,12 @@ class Store:
     count_delivery_events = _on("delivery", DeliveryEvents.count_delivery_events)
     message_delivery_events = _on("delivery", DeliveryEvents.message_delivery_events)
     delivered_numbers = _on("delivery", DeliveryEvents.delivered_numbers)
+
+    # Engagement across campaigns and the observations send times learn from
+    recipient_messages = _on("engagement", Engagement.recipient_messages)
+    last_human_activity = _on("engagement", Engagement.last_human_activity)
+    latest_campaign_ids = _on("engagement", Engagement.latest_campaign_ids)
+    campaigns_sent_since = _on("engagement", Engagement.campaigns_sent_since)
+    iter_inactive = _on("engagement", Engagement.iter_inactive)
+    human_observations = _on("engagement", Engagement.human_observations)
+    population_hours = _on("engagement", Engagement.population_hours)

@@ -156,6 +156,7 @@ class Campaigns:
                 ).rowcount,
             }
             conn.execute(f"DELETE FROM burst_fetches WHERE {of_messages}", [campaign_id])
+            conn.execute("DELETE FROM delivery_events WHERE campaign_id = ?", [campaign_id])
             counts["messages"] = conn.execute(
                 "DELETE FROM messages WHERE campaign_id = ?", [campaign_id]
             ).rowcount

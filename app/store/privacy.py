@@ -119,6 +119,14 @@ class Privacy:
                     [message["id"]],
                 )
             ]
+            message["delivery_events"] = [
+                dict(event)
+                for event in self.db.execute(
+                    "SELECT provider, event, bounce_type, at, detail FROM delivery_events "
+                    "WHERE message_id = ? ORDER BY at, id",
+                    [message["id"]],
+                )
+            ]
             messages.append(message)
         opted_out = self.db.execute(
             "SELECT source, created_at FROM suppressions WHERE recipient_hash = ?",
@@ -149,6 +157,7 @@ class Privacy:
                 "events": self._erase_messages(ids),
                 "webhook_deliveries": self._erase_deliveries(ids),
                 "links": self._erase_links(recipient),
+                "delivery_events": self._erase_delivery_events(recipient, ids),
                 "suppressions": conn.execute(
                     "UPDATE suppressions SET recipient = NULL WHERE recipient_hash = ?",
                     [recipient_hash(recipient)],
@@ -182,6 +191,20 @@ class Privacy:
                 f"UPDATE clicks SET {CLICK_RAW_DETAILS} WHERE message_id = ?", [message_id]
             ).rowcount
         return events
+
+    def _erase_delivery_events(self, recipient: str, ids: list[str]) -> int:
+        """Take the address and the provider's details out of its ESP delivery events."""
+        erased = self.db.execute(
+            "UPDATE delivery_events SET recipient = NULL, detail = NULL WHERE recipient = ?",
+            [recipient],
+        ).rowcount
+        for chunk in chunks(ids):
+            erased += self.db.execute(
+                "UPDATE delivery_events SET recipient = NULL, detail = NULL "
+                f"WHERE message_id IN ({marks(chunk)}) AND recipient IS NOT NULL",
+                chunk,
+            ).rowcount
+        return erased
 
     def _erase_deliveries(self, ids: list[str]) -> int:
         """Take the address, metadata and link out of the messages' webhook deliveries."""

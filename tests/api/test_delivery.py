@@ -377,3 +377,16 @@ def test_unconfigured_provider_is_refused(tmp_path, auth):
     finally:
         bare.extensions["opentrack"].recorder.stop()
         bare.extensions["opentrack"].store.close()
+
+
+def test_erasure_and_deletion_reach_delivery_events(client, auth, sent, store):
+    a = sent["a@x.org"]
+    generic(client, auth, {"message_id": a["message_id"], "event": "delivered"})
+    data = client.get("/api/v1/recipients/a@x.org", headers=auth).get_json()
+    assert data["messages"][0]["delivery_events"][0]["event"] == "delivered"
+    erased = client.delete("/api/v1/recipients/a@x.org", headers=auth).get_json()["erased"]
+    assert erased["delivery_events"] == 1
+    assert store.list_delivery_events(None, 10, 0)[0]["recipient"] is None
+    generic(client, auth, {"message_id": sent["b@x.org"]["message_id"], "event": "delivered"})
+    assert client.delete("/api/v1/campaigns/nov-news", headers=auth).status_code == 204
+    assert store.count_delivery_events() == {"matched": 0, "unmatched": 0}
