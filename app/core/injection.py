@@ -120,13 +120,16 @@ def _cut(document: str, found: list[links.Link], ids: list[int], prefix: str, po
     half = 0
     for link, link_id in zip(found, ids, strict=True):
         if half == 0 and link.start >= position:
-            ends[0] = document[last:position]
-            half, last = 1, position
+            # A "</body>" inside the previous link's href puts the pixel after that link.
+            cut_at = max(last, position)
+            ends[0] = document[last:cut_at]
+            half, last = 1, cut_at
         parts[half].append((document[last : link.start] + prefix, str(link_id)))
         last = link.end
     if half == 0:
-        ends[0] = document[last:position]
-        last = position
+        cut_at = max(last, position)
+        ends[0] = document[last:cut_at]
+        last = cut_at
     ends[1] = document[last:]
     return _Cut(parts[0], ends[0], parts[1], ends[1])
 

@@ -112,3 +112,23 @@ def test_without_click_tracking_links_stay():
         MemoryStore(), SIGNERS, "c", [InjectItem("a@x.org", None, document, True)], BASE, False
     )
     assert result["html"].replace(inject.pixel_tag(result["pixel_url"]), "") == document
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '<a href="https://a.example/</body>">a</a> <a href="https://b.example/">b</a>',
+        '<p><a href="https://a.example/</body>">a</a>',
+    ],
+)
+def test_a_body_end_inside_an_href_loses_no_byte(document):
+    store = MemoryStore()
+    [result] = inject_messages(
+        store, SIGNERS, "c", [InjectItem("a@x.org", None, document, True)], BASE, True
+    )
+    without_pixel = result["html"].replace(inject.pixel_tag(result["pixel_url"]), "", 1)
+    found = links.find_links(document, BASE + "/c/")
+    sign = SIGNERS.click.link_signer(result["message_id"])
+    urls = [f"{BASE}/c/{sign(str(store.links[link.url]))}" for link in found]
+    assert without_pixel == links.replace_links(document, found, urls)[0]
+    assert inject.pixel_tag(result["pixel_url"]) in result["html"]
