@@ -12,9 +12,10 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from app.api.base import bool_arg, bp, int_arg, json_body
+from app.api.delivery_schemas import GenericEvents, parse
 from app.api.errors import ApiError
 from app.core import delivery_providers as providers
-from app.core.delivery import DeliveryEvent, parse_generic
+from app.core.delivery import DeliveryEvent
 from app.core.delivery_certs import CertificateCache, CertificateError, fetch_https
 from app.services import store
 
@@ -43,7 +44,7 @@ def record(events: list[DeliveryEvent], ignored: int = 0):
 @bp.post("/delivery-events/generic")
 def generic_events():
     """Record delivery events sent in Opentrack's own shape, for any ESP."""
-    return record(parse_generic(json_body()))
+    return record(parse(GenericEvents, json_body()).to_events())
 
 
 @bp.get("/delivery-events")

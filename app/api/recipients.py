@@ -5,6 +5,7 @@ import time
 from flask import Response, jsonify, request, stream_with_context
 
 from app.api.base import bool_arg, bp, float_arg, format_arg, int_arg, json_body
+from app.api.delivery_schemas import SendTimesRequest, parse
 from app.api.errors import ApiError
 from app.core import engagement, export, fields, send_times
 from app.services import store
@@ -65,17 +66,7 @@ def recipient_send_time(recipient: str):
 @bp.post("/send-times")
 def many_send_times():
     """Suggest send times on a day for up to 10,000 recipients at once."""
-    body = json_body()
-    unknown = [key for key in body if key not in ("recipients", "day")]
-    if unknown:
-        raise fields.FieldError(unknown[0], "is not a field of a send-times request")
-    items = body.get("recipients")
-    if not isinstance(items, list) or not items:
-        raise fields.FieldError("recipients", "is required and must be a non-empty list")
-    if len(items) > send_times.MAX_RECIPIENTS:
-        raise fields.FieldError(
-            "recipients", f"may hold at most {send_times.MAX_RECIPIENTS} addresses per call"
-        )
-    recipients = [fields.recipient(item, f"recipients[{i}]") for i, item in enumerate(items)]
-    day = send_times.parse_day(body.get("day"))
+    body = parse(SendTimesRequest, json_body())
+    day = send_times.parse_day(body.day)
+    recipients = body.recipients
     return jsonify({"day": day.isoformat(), "send_times": send_times_for(recipients, day)})

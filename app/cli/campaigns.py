@@ -10,8 +10,9 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from app.core import export, fields
+from app.core.campaign_report import delivered_numbers
 from app.core.fields import FieldError
-from app.core.stats import campaign_summary
+from app.core.stats import campaign_summary, rates_by_base
 from app.core.times import to_iso
 from app.services import store
 from app.store import CampaignExists
@@ -43,6 +44,14 @@ def show_numbers(campaign_id: str, as_json: bool) -> None:
         value = campaign[name]
         shown = "-" if value is None else f"{value:.1%}"
         click.echo(f"  {name:<18} {shown:>7}  ({rate['count']} of {rate['of']})")
+    if campaign["delivered"] or campaign["bounced"] or campaign["deferred"]:
+        for name in ("delivered", "deferred", "bounced", "complained", "unsubscribed"):
+            click.echo(f"  {name:<18} {campaign[name]}")
+        over = rates_by_base(campaign, delivered_numbers(store(), campaign))["delivered"]
+        for name, rate in over.items():
+            shown = "-" if rate["rate"] is None else f"{rate['rate']:.1%}"
+            label = f"{name} ({rate['of']})"
+            click.echo(f"  {label:<18} {shown:>7}  ({rate['count']} of {rate['messages']})")
     click.echo(f"  {'first_open_at':<18} {campaign['first_open_at'] or '-'}")
     click.echo(f"  {'last_open_at':<18} {campaign['last_open_at'] or '-'}")
 

@@ -10,9 +10,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from app.core import fields
 from app.core.fields import FieldError
-from app.core.times import now_iso, to_iso
+from app.core.times import to_iso
 
 EVENTS = ("delivered", "deferred", "bounced", "complained", "unsubscribed")
 BOUNCE_TYPES = ("hard", "soft")
@@ -116,71 +115,3 @@ def parse_time(value, name: str) -> str:
                 moment = moment.replace(tzinfo=UTC)
             return to_iso(moment.timestamp())
     raise FieldError(name, "must be an ISO 8601 time or Unix seconds")
-
-
-GENERIC_FIELDS = (
-    "message_id",
-    "campaign",
-    "recipient",
-    "event",
-    "bounce_type",
-    "at",
-    "provider_event_id",
-)
-
-
-def parse_generic(body: dict) -> list[DeliveryEvent]:
-    """Return the events of a generic ``{"events": [...]}`` body, or raise FieldError."""
-    unknown = [key for key in body if key != "events"]
-    if unknown:
-        raise FieldError(unknown[0], "is not a field of a delivery-events body; send 'events'")
-    items = body.get("events")
-    if not isinstance(items, list) or not items:
-        raise FieldError("events", "is required and must be a non-empty list")
-    if len(items) > MAX_EVENTS:
-        raise FieldError("events", f"may hold at most {MAX_EVENTS} events per call")
-    return [generic_event(item, f"events[{index}]") for index, item in enumerate(items)]
-
-
-def generic_event(item, name: str) -> DeliveryEvent:
-    """Return one generic event, or raise FieldError naming the field at fault."""
-    if not isinstance(item, dict):
-        raise FieldError(name, "must be an object")
-    unknown = [key for key in item if key not in GENERIC_FIELDS]
-    if unknown:
-        raise FieldError(f"{name}.{unknown[0]}", "is not a field of a delivery event")
-    event = item.get("event")
-    if event not in EVENTS:
-        raise FieldError(f"{name}.event", "must be one of " + ", ".join(EVENTS))
-    bounce_type = item.get("bounce_type")
-    if bounce_type is not None and bounce_type not in BOUNCE_TYPES:
-        raise FieldError(f"{name}.bounce_type", "must be 'hard' or 'soft'")
-    if bounce_type is not None and event != "bounced":
-        raise FieldError(f"{name}.bounce_type", "is only for a 'bounced' event")
-    message_id = item.get("message_id")
-    campaign_id, recipient = item.get("campaign"), item.get("recipient")
-    if message_id is not None:
-        if not isinstance(message_id, str) or not 0 < len(message_id) <= 200:
-            raise FieldError(f"{name}.message_id", "must be a message id from the inject answer")
-        if campaign_id is not None or recipient is not None:
-            problem = "names the message: leave out campaign and recipient"
-            raise FieldError(f"{name}.message_id", problem)
-    else:
-        if campaign_id is None or recipient is None:
-            raise FieldError(f"{name}.message_id", "or both campaign and recipient are required")
-        campaign_id = fields.slug(campaign_id, f"{name}.campaign")
-        recipient = fields.recipient(recipient, f"{name}.recipient")
-    at = parse_time(item.get("at"), f"{name}.at") if "at" in item else None
-    provider_event_id = item.get("provider_event_id") or ""
-    if not isinstance(provider_event_id, str) or len(provider_event_id) > 200:
-        raise FieldError(f"{name}.provider_event_id", "must be text of at most 200 characters")
-    return DeliveryEvent(
-        provider="generic",
-        event=event,
-        at=at or now_iso(),
-        provider_event_id=provider_event_id,
-        message_id=message_id,
-        campaign_id=campaign_id,
-        recipient=recipient,
-        bounce_type=(bounce_type or "soft") if event == "bounced" else None,
-    )

@@ -40,3 +40,18 @@ def test_engagement_segments_send_time_and_unmatched(client, auth, runner, flush
     client.post("/api/v1/delivery-events/generic", json={"events": [event]}, headers=auth)
     result = runner.invoke(args=["delivery", "unmatched"])
     assert result.exit_code == 0 and json.loads(result.stdout)["message_id"] == "unknown-id"
+
+
+def test_stats_show_delivery_numbers_once_events_arrive(client, auth, runner):
+    client.post("/api/v1/campaigns", json={"id": "c0", "name": "c"}, headers=auth)
+    body = {"html": "<body>x</body>", "recipients": ["ann@x.org", "bob@x.org"]}
+    sent = client.post("/api/v1/campaigns/c0/inject", json=body, headers=auth).get_json()
+    assert "delivered" not in runner.invoke(args=["stats", "c0"]).stdout
+    events = [
+        {"message_id": sent["messages"][0]["message_id"], "event": "delivered"},
+        {"message_id": sent["messages"][1]["message_id"], "event": "bounced"},
+    ]
+    client.post("/api/v1/delivery-events/generic", json={"events": events}, headers=auth)
+    shown = runner.invoke(args=["stats", "c0"]).stdout
+    assert "  delivered          1" in shown and "  bounced            1" in shown
+    assert "human_open_rate (delivered)" in shown and "(0 of 1)" in shown
