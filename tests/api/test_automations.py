@@ -396,6 +396,7 @@ def test_click_audiences(client, auth, clicked, store, links, audience, expected
     # The follow-up campaign's own recipients follow the same audience.
     api = client.get("/api/v1/campaigns/shop-again/follow-up-recipients", headers=auth).get_json()
     assert sorted(row["recipient"] for row in api["recipients"]) == expected
+    assert set(api["states"]) == set(rules.AUDIENCES[audience].states)
 
 
 def test_opted_out_recipients_are_left_out(client, auth, sent, store, links):
