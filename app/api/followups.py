@@ -7,6 +7,7 @@ from flask import Response, stream_with_context
 from app.api.base import bp, find_campaign, format_arg, json_body
 from app.api.errors import ApiError
 from app.core import export, fields
+from app.core.automations import audience_filter
 from app.core.stats import campaign_summary
 from app.core.times import to_iso
 from app.services import store
@@ -35,7 +36,8 @@ def recipients_response(follow_up: dict, status: int, export_format: str = "json
     head = {
         "campaign": campaign_summary(store().get_campaign(follow_up["campaign_id"])),
         "parent_id": follow_up["parent_id"],
-        "states": ["not_opened", "unknown"] if follow_up["include_unknown"] else ["not_opened"],
+        # A follow-up made by a rule picks by its audience (clicks too); others by the states.
+        "states": list(audience_filter(follow_up)[0]),
         "min_age_hours": follow_up["min_age_hours"],
         "injected_before": follow_up["injected_before"],
     }

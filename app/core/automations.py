@@ -79,6 +79,30 @@ def preview(store, campaign_id: str, audience_name: str, now: float) -> int:
     return store.count_audience(campaign_id, chosen.states, chosen.without_clicks, to_iso(now))
 
 
+def quick_previews(store, campaign: dict, now: float) -> dict[str, int]:
+    """Return what each audience would take now, from the campaign's counters (no scan), less
+    the recipients on the opt-out list; the dashboard shows these on every campaign page.
+
+    ``campaign`` is a campaign_summary. A message whose recipient was erased still counts
+    here until the rule fires (it is left out of the list itself).
+    """
+    from_counters = {
+        "not_opened": campaign["not_opened"],
+        "not_opened_or_unknown": campaign["not_opened"] + campaign["unknown"],
+        # A person's click implies an open, so clickers are among the opened.
+        "not_clicked": campaign["tracked"] - campaign["clickers"],
+        "opened_not_clicked": max(0, campaign["opened"] - campaign["clickers"]),
+    }
+    cutoff = to_iso(now)
+    return {
+        name: count
+        - store.count_opted_out(
+            campaign["id"], AUDIENCES[name].states, AUDIENCES[name].without_clicks, cutoff
+        )
+        for name, count in from_counters.items()
+    }
+
+
 @dataclass(frozen=True)
 class RuleRequest:
     """A checked request for a rule."""

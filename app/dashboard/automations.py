@@ -22,12 +22,13 @@ def campaign_automations(campaign: dict) -> dict:
     now = time.time()
     links = rules.list_links({**current_app.config, "BASE_URL": base_url()})
     found = [rules.describe(rule, now, links) for rule in store().list_automations(campaign["id"])]
+    previews = rules.quick_previews(store(), campaign, now)
     audiences = [
         {
             "name": name,
             "description": audience.description,
             "refused": rules.refusal(campaign, name),
-            "recipients_now": rules.preview(store(), campaign["id"], name, now),
+            "recipients_now": previews[name],
         }
         for name, audience in rules.AUDIENCES.items()
     ]

@@ -181,6 +181,7 @@ class Store:
     cancel_automation = _on("automations", Automations.cancel_automation)
     set_sent_at = _on("automations", Automations.set_sent_at)
     count_audience = _on("automations", Automations.count_audience)
+    count_opted_out = _on("automations", Automations.count_opted_out)
     lock_scheduled = _on("automations", Automations.lock_scheduled)
     freeze_recipients = _on("automations", Automations.freeze_recipients)
     finish_automation = _on("automations", Automations.finish_automation)

@@ -133,7 +133,7 @@ class Automations:
         injected_before: str,
     ) -> int:
         """Return how many recipients a follow-up of these states would take now, without
-        those on the opt-out list: two indexed counts, however large the campaign."""
+        those on the opt-out list (a count over the campaign's index range)."""
         where = (
             f"m.campaign_id = ? AND m.state IN ({marks(states)}) AND m.injected_at <= ? "
             "AND m.tracked" + (" AND m.human_clicks = 0" if without_clicks else "")
@@ -142,13 +142,27 @@ class Automations:
         audience = self.db.execute(
             f"SELECT count(*) FROM messages m WHERE {where}", params
         ).fetchone()[0]
+        return audience - self.count_opted_out(campaign_id, states, without_clicks, injected_before)
+
+    def count_opted_out(
+        self,
+        campaign_id: str,
+        states: tuple[str, ...],
+        without_clicks: bool,
+        injected_before: str,
+    ) -> int:
+        """Return how many of a campaign's tracked messages in these states went to recipients
+        on the opt-out list."""
+        where = (
+            f"m.campaign_id = ? AND m.state IN ({marks(states)}) AND m.injected_at <= ? "
+            "AND m.tracked" + (" AND m.human_clicks = 0" if without_clicks else "")
+        )
         # From the opt-out list's side: it is short, and each of its rows is one index lookup.
-        opted_out = self.db.execute(
+        return self.db.execute(
             "SELECT count(*) FROM suppressions s JOIN messages m "
             f"ON m.campaign_id = ? AND m.recipient = s.recipient WHERE {where}",
-            [campaign_id, *params],
+            [campaign_id, campaign_id, *states, injected_before],
         ).fetchone()[0]
-        return audience - opted_out
 
     def set_sent_at(self, campaign_id: str, sent_at: str | None) -> None:
         """Set (or, with None, clear) the time the sender says a campaign went out."""
@@ -181,12 +195,7 @@ class Automations:
         return count + self._insert_frozen(batch)
 
     def _insert_frozen(self, batch: list[list]) -> int:
-        if batch:
-            self.db.executemany(
-                f"INSERT INTO automation_recipients (automation_id, {', '.join(FROZEN_COLUMNS)}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                batch,
-            )
+        self.db.insert_rows("automation_recipients", ("automation_id", *FROZEN_COLUMNS), batch)
         return len(batch)
 
     def finish_automation(

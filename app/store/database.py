@@ -65,6 +65,12 @@ class Database:
         """Return a context that runs its block as one write transaction (nested: joins it)."""
         raise NotImplementedError
 
+    def insert_rows(self, table: str, columns: tuple[str, ...], rows: list[list]) -> None:
+        """Insert many rows into a table at once, the fastest way the engine has."""
+        self.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(list(columns))})", rows
+        )
+
     def stream(self, sql: str, params: Iterable = (), size: int = 1000) -> Iterator:
         """Yield a query's rows, fetched ``size`` at a time, so any result fits in little memory."""
         raise NotImplementedError

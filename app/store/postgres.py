@@ -145,6 +145,21 @@ class PostgresDatabase(Database):
             except psycopg.errors.IntegrityError as error:
                 raise Conflict(str(error)) from error
 
+    def insert_rows(self, table: str, columns: tuple[str, ...], rows: list[list]) -> None:
+        """Insert many rows with COPY: one stream, not a statement per row."""
+        if not rows:
+            return
+        with self.write():
+            try:
+                with (
+                    self._local.conn.cursor() as cursor,
+                    cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+                ):
+                    for row in rows:
+                        copy.write_row(row)
+            except psycopg.errors.IntegrityError as error:
+                raise Conflict(str(error)) from error
+
     @contextmanager
     def write(self) -> Iterator["PostgresDatabase"]:
         """Run the block as one transaction on one connection; a nested block joins it."""

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.core import automations as rules
+from app.core.stats import campaign_summary
 from app.core.times import from_iso, to_iso
 from app.core.tokens import list_serializer, mint_list_token
 from app.store import Store
@@ -389,6 +390,9 @@ def test_click_audiences(client, auth, clicked, store, links, audience, expected
     )
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["recipients_now"] == len(expected)
+    # The dashboard's previews, from the counters, agree with the count.
+    quick = rules.quick_previews(store, campaign_summary(store.get_campaign("shop")), time.time())
+    assert quick[audience] == len(expected)
     rule_id = response.get_json()["id"]
     rules.fire_due(store, due(store, rule_id) + 1, "w1", links)
     frozen = sorted(row["recipient"] for row in store.iter_frozen_recipients(rule_id))
@@ -396,11 +400,16 @@ def test_click_audiences(client, auth, clicked, store, links, audience, expected
     # The follow-up campaign's own recipients follow the same audience.
     api = client.get("/api/v1/campaigns/shop-again/follow-up-recipients", headers=auth).get_json()
     assert sorted(row["recipient"] for row in api["recipients"]) == expected
+    assert set(api["states"]) == set(rules.AUDIENCES[audience].states)
 
 
 def test_opted_out_recipients_are_left_out(client, auth, sent, store, links):
     rule = add_rule(client, auth).get_json()
     client.post("/api/v1/suppressions", json={"recipient": "dan@x.org"}, headers=auth)
     assert add_rule(client, auth, follow_up="nov-2").get_json()["recipients_now"] == 1
+    quick = rules.quick_previews(
+        store, campaign_summary(store.get_campaign("nov-news")), time.time()
+    )
+    assert quick["not_opened"] == 1 and quick["not_opened_or_unknown"] == 2
     rules.fire_due(store, due(store, rule["id"]) + 1, "w1", links)
     assert [row["recipient"] for row in store.iter_frozen_recipients(rule["id"])] == ["cat@x.org"]
