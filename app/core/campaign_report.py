@@ -3,6 +3,7 @@ and follow-ups, each rate with its counts."""
 
 from typing import TYPE_CHECKING
 
+from app.core.conversions import CONVERSION_DEFINITIONS, conversion_report
 from app.core.counters import DIMENSIONS
 from app.core.estimate import ESTIMATE_DEFINITION, estimated_open_rate
 from app.core.stats import (
@@ -33,12 +34,14 @@ def campaign_report(store: "Store", campaign: dict) -> dict:
             **RATE_DEFINITIONS,
             **CLICK_RATE_DEFINITIONS,
             "estimated_open_rate": ESTIMATE_DEFINITION,
+            **CONVERSION_DEFINITIONS,
         },
         "opens_per_hour": hourly,
         "breakdowns": breakdowns(store, campaign["id"]),
         "links": store.link_counts(campaign["id"]),
         "follow_ups": store.follow_up_ids(campaign["id"]),
     }
+    report["conversions"] = conversion_report(store, campaign, report)
     follow_up = store.get_follow_up(campaign["id"])
     if follow_up is not None:
         report["follow_up"] = follow_up_reach(store, follow_up)

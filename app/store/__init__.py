@@ -14,6 +14,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from app.store.bursts import Bursts
 from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
+from app.store.conversions import Conversions
 from app.store.database import open_database
 from app.store.errors import CampaignExists, EmailTaken, FollowUpExists, NameTaken, StoreError
 from app.store.events import OpenEvents
@@ -79,6 +80,7 @@ class Store:
         self.reports = Reports(self.db)
         self.users = Users(self.db)
         self.bursts = Bursts(self.db)
+        self.conversions = Conversions(self.db)
 
     def migrate(self) -> None:
         """Apply pending schema migrations; safe to run at every start."""
@@ -145,6 +147,16 @@ class Store:
     store_clicks = _on("clicks", Clicks.store_clicks)
     settle_clicks = _on("clicks", Clicks.settle_clicks)
     count_unsettled_clicks = _on("clicks", Clicks.count_unsettled_clicks)
+
+    # Conversions and their attribution
+    attribution_message = _on("conversions", Conversions.attribution_message)
+    set_campaign_attribution = _on("conversions", Conversions.set_campaign_attribution)
+    set_message_attribution = _on("conversions", Conversions.set_message_attribution)
+    conversion_message = _on("conversions", Conversions.conversion_message)
+    record_conversion = _on("conversions", Conversions.record_conversion)
+    get_conversion = _on("conversions", Conversions.get_conversion)
+    conversion_counts = _on("conversions", Conversions.conversion_counts)
+    link_conversions = _on("conversions", Conversions.link_conversions)
 
     # Webhooks and their outbox
     create_webhook = _on("webhooks", Webhooks.create_webhook)

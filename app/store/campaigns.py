@@ -130,7 +130,7 @@ class Campaigns:
             counts["messages"] = conn.execute(
                 "DELETE FROM messages WHERE campaign_id = ?", [campaign_id]
             ).rowcount
-            for table in ("links", "campaign_hours", "campaign_breakdowns"):
+            for table in ("links", "campaign_hours", "campaign_breakdowns", "conversions"):
                 conn.execute(f"DELETE FROM {table} WHERE campaign_id = ?", [campaign_id])
             conn.execute(
                 "DELETE FROM webhook_deliveries "

@@ -1,0 +1,323 @@
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from app.tracking.writer import settle
+
+HTML = '<html><body><a href="https://shop.example/p?x=1#top">Buy</a></body></html>'
+DESKTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+
+
+@pytest.fixture
+def shop(client, auth, store):
+    """A campaign with click tracking and attribution, and two messages sent an hour ago."""
+    body = {"id": "shop", "name": "Shop", "track_clicks": True, "attribution": True}
+    assert client.post("/api/v1/campaigns", json=body, headers=auth).status_code == 201
+    inject = {"recipients": ["ann@example.com", "bob@example.com"], "html": HTML}
+    response = client.post("/api/v1/campaigns/shop/inject", json=inject, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    # Sent an hour ago: a click seconds after sending would be judged a scanner's.
+    store.backdate_campaign("shop", 3600)
+    return {m["recipient"]: m for m in response.get_json()["messages"]}
+
+
+def click_url(message):
+    start = message["html"].index('href="') + len('href="')
+    return message["html"][start : message["html"].index('"', start)]
+
+
+def click(client, message):
+    path = urlparse(click_url(message)).path
+    response = client.get(path, headers={"User-Agent": DESKTOP})
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+@pytest.fixture
+def settled(flush, store):
+    """A function that stores spooled clicks and gives them their final verdict."""
+
+    def run():
+        flush()
+        settle(store, now=time.time() + 10)
+
+    return run
+
+
+def ot_of(location):
+    return parse_qs(urlparse(location).query)["ot"][0]
+
+
+def stats(client, auth, campaign="shop"):
+    return client.get(f"/api/v1/campaigns/{campaign}/stats", headers=auth).get_json()
+
+
+def test_the_redirect_adds_ot_and_keeps_query_and_fragment(client, shop):
+    location = click(client, shop["ann@example.com"])
+    assert location.startswith("https://shop.example/p?x=1&ot=")
+    assert location.endswith("#top")
+    assert "ann" not in location
+
+
+def test_no_ot_without_attribution(client, auth):
+    body = {"id": "plain", "name": "Plain", "track_clicks": True}
+    client.post("/api/v1/campaigns", json=body, headers=auth)
+    inject = {"recipient": "ann@example.com", "html": HTML}
+    message = client.post("/api/v1/campaigns/plain/inject", json=inject, headers=auth).get_json()
+    assert click(client, message) == "https://shop.example/p?x=1#top"
+
+
+def test_an_inject_call_can_ask_for_attribution(client, auth):
+    body = {"id": "plain", "name": "Plain", "track_clicks": True}
+    client.post("/api/v1/campaigns", json=body, headers=auth)
+    inject = {"recipient": "ann@example.com", "html": HTML, "attribution": True}
+    message = client.post("/api/v1/campaigns/plain/inject", json=inject, headers=auth).get_json()
+    assert "ot=" in click(client, message)
+
+
+def test_pixel_conversion_is_attributed_to_the_human_click(client, auth, shop, settled):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    query = {"ot": ot, "value": "149.00", "currency": "USD", "order": "abc123", "event": "purchase"}
+    for _ in range(2):  # a reloaded thank-you page is one conversion
+        response = client.get("/t/myshop/conversion.gif", query_string=query)
+        assert response.status_code == 200
+        assert response.mimetype == "image/gif"
+        assert "Set-Cookie" not in response.headers
+    report = stats(client, auth)["conversions"]
+    assert report["conversions"] == 1
+    assert report["revenue"] == {"USD": "149.00"}
+    assert report["conversion_rate"]["over_clickers"] == 1.0
+    assert report["conversion_rate"]["over_messages"] == 0.5
+    assert report["conversion_rate"]["of"] == "tracked"
+    assert report["revenue_per_email"] == {"USD": "74.5000"}
+    assert report["roas"] is None
+    assert report["links"][0]["url"] == "https://shop.example/p?x=1#top"
+    assert report["links"][0]["conversions"] == 1
+    assert report["unattributed"]["conversions"] == 0
+
+
+def test_roas_with_a_patched_cost(client, auth, shop, settled):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    body = {"ot": ot, "value": 300, "currency": "eur", "order": "o-1", "site": "myshop"}
+    response = client.post("/api/v1/conversions", json=body, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["attribution"] == "click"
+    patch = {"cost": "120.00", "cost_currency": "EUR"}
+    response = client.patch("/api/v1/campaigns/shop", json=patch, headers=auth)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["cost"] == "120.00"
+    report = stats(client, auth)["conversions"]
+    assert report["revenue"] == {"EUR": "300.00"}
+    assert report["roas"] == 2.5
+    again = client.post("/api/v1/conversions", json=body, headers=auth)
+    assert again.status_code == 200
+    assert again.get_json()["duplicate"] is True
+
+
+def test_recipient_conversion_needs_a_human_click(client, auth, shop, settled):
+    click(client, shop["ann@example.com"])
+    settled()
+    for order, recipient in (("o-ann", "ann@example.com"), ("o-bob", "bob@example.com")):
+        body = {
+            "site": "myshop",
+            "order": order,
+            "recipient": recipient,
+            "campaign": "shop",
+            "value": "10",
+            "currency": "JPY",
+        }
+        assert client.post("/api/v1/conversions", json=body, headers=auth).status_code == 201
+    report = stats(client, auth)["conversions"]
+    assert report["conversions"] == 1
+    assert report["revenue"] == {"JPY": "10"}
+    assert report["unattributed"] == {"conversions": 1, "revenue": {"JPY": "10"}}
+
+
+def test_machine_clicks_never_attribute(client, auth, shop, settled):
+    path = urlparse(click_url(shop["ann@example.com"])).path
+    location = client.head(path, headers={"User-Agent": DESKTOP}).headers["Location"]
+    settled()
+    body = {"site": "myshop", "order": "o-1", "ot": ot_of(location)}
+    assert client.post("/api/v1/conversions", json=body, headers=auth).status_code == 201
+    report = stats(client, auth)["conversions"]
+    assert report["conversions"] == 0
+    assert report["unattributed"]["conversions"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"order": "o"}, "site"),
+        ({"site": "Bad Site!", "order": "o", "ot": "x"}, "site"),
+        ({"site": "s", "ot": "x"}, "order"),
+        ({"site": "s", "order": "o", "ot": "forged"}, "ot"),
+        ({"site": "s", "order": "o"}, "ot"),
+        ({"site": "s", "order": "o", "recipient": "ann@example.com"}, "campaign"),
+        ({"site": "s", "order": "o", "recipient": "a@x", "campaign": "nope"}, "campaign"),
+        (
+            {"site": "s", "order": "o", "campaign": "shop", "recipient": "a@x", "value": "1"},
+            "currency",
+        ),
+        (
+            {
+                "site": "s",
+                "order": "o",
+                "campaign": "shop",
+                "recipient": "a@x",
+                "value": "1.001",
+                "currency": "USD",
+            },
+            "value",
+        ),
+        (
+            {
+                "site": "s",
+                "order": "o",
+                "campaign": "shop",
+                "recipient": "a@x",
+                "value": "-1",
+                "currency": "USD",
+            },
+            "value",
+        ),
+        (
+            {
+                "site": "s",
+                "order": "o",
+                "campaign": "shop",
+                "recipient": "a@x",
+                "value": "1",
+                "currency": "XYZ",
+            },
+            "currency",
+        ),
+        (
+            {
+                "site": "s",
+                "order": "o",
+                "campaign": "shop",
+                "recipient": "a@x",
+                "value": "1",
+                "currency": "XAU",
+            },
+            "currency",
+        ),
+        (
+            {"site": "s", "order": "o", "campaign": "shop", "recipient": "a@x", "colour": "red"},
+            "colour",
+        ),
+        ({"site": "s", "order": 5, "ot": "x"}, "order"),
+    ],
+)
+def test_bad_reports_are_refused_naming_the_field(client, auth, shop, body, field):
+    response = client.post("/api/v1/conversions", json=body, headers=auth)
+    assert response.status_code == 400
+    assert f"'{field}'" in response.get_json()["error"]["message"]
+
+
+def test_bad_pixel_reports_are_counted_not_stored(app, client, auth, shop, settled):
+    for query in ("order=o1", "ot=forged&order=o2", "ot=x&order=o3&value=abc&currency=USD"):
+        response = client.get(f"/t/myshop/conversion.gif?{query}")
+        assert response.status_code == 200
+        assert response.mimetype == "image/gif"
+    settled()
+    metrics = app.extensions["opentrack"].store.metrics()
+    assert metrics.get("conversion_rejected") == 3
+    assert stats(client, auth)["conversions"]["unattributed"]["conversions"] == 0
+
+
+def test_gpc_conversions_are_only_counted(app, client, auth, shop, settled):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    headers = {"Sec-GPC": "1"}
+    client.get(f"/t/myshop/conversion.gif?ot={ot}&order=o1", headers=headers)
+    settled()
+    assert app.extensions["opentrack"].store.metrics().get("conversion_gpc") == 1
+    assert stats(client, auth)["conversions"]["conversions"] == 0
+
+
+def test_conversions_need_an_api_key(client):
+    response = client.post("/api/v1/conversions", json={"site": "s", "order": "o"})
+    assert response.status_code == 401
+
+
+def test_erasure_keeps_conversions_as_anonymous_counts(client, auth, store, shop, settled):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    body = {"site": "myshop", "order": "ann-order-1", "ot": ot, "value": "5", "currency": "USD"}
+    client.post("/api/v1/conversions", json=body, headers=auth)
+    data = client.get("/api/v1/recipients/ann@example.com", headers=auth).get_json()
+    assert data["messages"][0]["conversions"][0]["order_id"] == "ann-order-1"
+    response = client.delete("/api/v1/recipients/ann@example.com", headers=auth)
+    assert response.status_code == 200
+    assert response.get_json()["erased"]["conversions"] == 1
+    assert store.get_conversion("myshop", "ann-order-1") is None
+    report = stats(client, auth)["conversions"]
+    assert report["conversions"] == 1
+    assert report["revenue"] == {"USD": "5.00"}
+
+
+def test_retention_purges_order_ids(client, auth, store, shop, settled):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    body = {"site": "myshop", "order": "o-1", "ot": ot}
+    client.post("/api/v1/conversions", json=body, headers=auth)
+    assert store.purge_raw_details("9999-01-01T00:00:00.000Z") >= 1
+    assert store.get_conversion("myshop", "o-1") is None
+    assert stats(client, auth)["conversions"]["conversions"] == 1
+
+
+def test_deleting_a_campaign_deletes_its_conversions(client, auth, store, shop, settled):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    client.post("/api/v1/conversions", json={"site": "s", "order": "o", "ot": ot}, headers=auth)
+    assert client.delete("/api/v1/campaigns/shop", headers=auth).status_code == 204
+    assert store.get_conversion("s", "o") is None
+
+
+def test_view_through_is_reported_apart_when_asked(client, auth, shop, flush):
+    pixel = urlparse(shop["bob@example.com"]["pixel_url"]).path
+    client.get(pixel, headers={"User-Agent": DESKTOP})
+    flush()
+    body = {"site": "s", "order": "o", "recipient": "bob@example.com", "campaign": "shop"}
+    client.post("/api/v1/conversions", json=body, headers=auth)
+    report = stats(client, auth)["conversions"]
+    assert report["view_through"] is None
+    assert report["unattributed"]["conversions"] == 1
+    client.patch("/api/v1/campaigns/shop", json={"view_through": True}, headers=auth)
+    report = stats(client, auth)["conversions"]
+    assert report["view_through"]["conversions"] == 1
+    assert report["conversions"] == 0
+    assert report["unattributed"]["conversions"] == 0
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"cost": "10"}, "cost_currency"),
+        ({"cost_currency": "USD"}, "cost"),
+        ({"cost": "ten", "cost_currency": "USD"}, "cost"),
+        ({"cost": "1", "cost_currency": "usd1"}, "cost_currency"),
+        ({"attribution_window_days": 0}, "attribution_window_days"),
+        ({"attribution_window_days": 91}, "attribution_window_days"),
+        ({"attribution": "yes"}, "attribution"),
+    ],
+)
+def test_bad_attribution_settings_are_refused(client, auth, shop, patch, field):
+    response = client.patch("/api/v1/campaigns/shop", json=patch, headers=auth)
+    assert response.status_code == 400
+    assert f"'{field}'" in response.get_json()["error"]["message"]
+
+
+def test_the_window_is_a_campaign_setting(client, auth, shop):
+    response = client.patch(
+        "/api/v1/campaigns/shop", json={"attribution_window_days": 1.5}, headers=auth
+    )
+    assert response.get_json()["attribution_window_days"] == 1.5
+    assert stats(client, auth)["conversions"]["attribution_window_days"] == 1.5
