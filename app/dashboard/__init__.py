@@ -13,6 +13,7 @@ from app.dashboard import (  # noqa: F401
     auth,
     base,
     campaigns,
+    conversions,
     filters,
     followups,
     keys,

@@ -1,3 +1,5 @@
+import json
+import re
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -321,3 +323,47 @@ def test_the_window_is_a_campaign_setting(client, auth, shop):
     )
     assert response.get_json()["attribution_window_days"] == 1.5
     assert stats(client, auth)["conversions"]["attribution_window_days"] == 1.5
+
+
+def test_a_conversion_webhook_is_queued_once(client, auth, store, shop, settled):
+    hook = {"url": "https://93.184.216.34/hook", "events": ["conversion"]}
+    response = client.post("/api/v1/webhooks", json=hook, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    webhook_id = response.get_json()["id"]
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    body = {"site": "s", "order": "o", "ot": ot, "value": "9.99", "currency": "GBP"}
+    for _ in range(2):
+        client.post("/api/v1/conversions", json=body, headers=auth)
+    deliveries = store.list_deliveries(webhook_id)
+    assert [d["event_type"] for d in deliveries] == ["conversion"]
+    payload = deliveries[0]["payload"]
+    assert payload["type"] == "conversion"
+    assert (payload["value"], payload["currency"], payload["order"]) == ("9.99", "GBP", "o")
+    assert payload["attribution"] == "click"
+    assert payload["campaign_id"] == "shop"
+    assert "ann" not in json.dumps(payload)
+
+
+def test_the_campaign_page_has_a_revenue_card(app, client, auth, shop, settled):
+    from app import dashboard
+
+    dashboard.init_app(app)
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    body = {"site": "s", "order": "o", "ot": ot, "value": "149.00", "currency": "USD"}
+    client.post("/api/v1/conversions", json=body, headers=auth)
+    password = "pw-long-enough-1"
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "ann@example.org"], input=f"{password}\n" * 2
+    )
+    assert result.exit_code == 0, result.output
+    login = client.get("/dashboard/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    form = {"email": "ann@example.org", "password": password, "csrf_token": token}
+    assert client.post("/dashboard/login", data=form).status_code == 302
+    page = client.get("/dashboard/campaigns/shop").get_data(as_text=True)
+    card = page[page.index('id="revenue"') :]
+    assert "149.00" in card
+    assert "Conversions per link" in card
+    assert "https://shop.example/p?x=1#top" in card
