@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from app.core.conversions import CONVERSION_DEFINITIONS, conversion_report
 from app.core.counters import DIMENSIONS
-from app.core.estimate import ESTIMATE_DEFINITION, estimated_open_rate
+from app.core.estimate import ESTIMATE_DEFINITION, estimated_open_rate, open_strata
 from app.core.stats import (
     CLICK_RATE_DEFINITIONS,
     RATE_DEFINITIONS,
@@ -27,9 +27,11 @@ def campaign_report(store: "Store", campaign: dict) -> dict:
         start = from_iso(hour_of(campaign["first_injected_at"]))
         for row in hourly:
             row["hours_since_send"] = int((from_iso(row["hour"]) - start) // 3600)
+    summary = campaign_summary(campaign)
+    strata = open_strata(summary, store.opened_signals(campaign["id"]))
     report = {
-        **campaign_summary(campaign),
-        "estimated_open_rate": estimated_open_rate(store.open_strata(campaign["id"])),
+        **summary,
+        "estimated_open_rate": estimated_open_rate(strata),
         "definitions": {
             **RATE_DEFINITIONS,
             **CLICK_RATE_DEFINITIONS,

@@ -6,7 +6,7 @@ from flask import Response, abort, redirect, render_template, request, stream_wi
 
 from app.core import export, fields, timeline
 from app.core.campaign_report import breakdowns
-from app.core.estimate import estimated_open_rate
+from app.core.estimate import estimated_open_rate, open_strata
 from app.core.fields import FieldError
 from app.core.stats import STATES, campaign_summary
 from app.core.times import to_iso
@@ -99,10 +99,11 @@ def campaign(campaign_id: str):
     bounds = [bound for bound, _ in timeline.FIRST_OPEN_BUCKETS]
     first_opens = timeline.first_open_histogram(store().first_open_counts(campaign_id, bounds))
     parts = breakdowns(store(), campaign_id)
+    strata = open_strata(found, store().opened_signals(campaign_id))
     return render_template(
         "dashboard/campaign.html",
         campaign=found,
-        cards=headline(found, estimated_open_rate(store().open_strata(campaign_id))),
+        cards=headline(found, estimated_open_rate(strata)),
         opens_chart=svg.opens_chart(series["hours"], series["days"]),
         first_open_chart=svg.histogram(first_opens, "Time from sending to first human open"),
         breakdowns=[

@@ -199,7 +199,7 @@ class Store:
     recipients = _on("reports", Reports.recipients)
     count_recipients = _on("reports", Reports.count_recipients)
     first_open_counts = _on("reports", Reports.first_open_counts)
-    open_strata = _on("reports", Reports.open_strata)
+    opened_signals = _on("reports", Reports.opened_signals)
     backdate_campaign = _on("reports", Reports.backdate_campaign)
 
     # Dashboard users and sign-in throttling
