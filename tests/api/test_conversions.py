@@ -367,3 +367,26 @@ def test_the_campaign_page_has_a_revenue_card(app, client, auth, shop, settled):
     assert "149.00" in card
     assert "Conversions per link" in card
     assert "https://shop.example/p?x=1#top" in card
+
+
+def test_a_click_older_than_the_window_does_not_attribute(client, auth, store, shop, settled):
+    client.patch("/api/v1/campaigns/shop", json={"attribution_window_days": 1}, headers=auth)
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    # The click happened long before the one-day window.
+    with store.db.write() as conn:
+        conn.execute("UPDATE clicks SET at = ?", ["2000-01-01T00:00:00.000Z"])
+    body = {"site": "s", "order": "o", "ot": ot, "value": "1", "currency": "USD"}
+    assert client.post("/api/v1/conversions", json=body, headers=auth).status_code == 201
+    report = stats(client, auth)["conversions"]
+    assert report["conversions"] == 0
+    assert report["unattributed"]["conversions"] == 1
+
+
+def test_head_of_the_conversion_pixel_records_nothing(client, auth, shop, settled):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    response = client.head(f"/t/myshop/conversion.gif?ot={ot}&order=o1")
+    assert response.status_code == 200
+    assert response.mimetype == "image/gif"
+    assert stats(client, auth)["conversions"]["conversions"] == 0
