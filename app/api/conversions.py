@@ -1,8 +1,14 @@
 """The conversions API: server-side conversion reports, and a campaign's attribution settings.
 
-Each body has one declared pydantic schema that refuses unknown fields; the deeper rules (ISO
-4217 currencies, decimals, slugs) are ``core.conversions``'s, shared with the conversion pixel.
+Each body has one declared pydantic model that refuses unknown fields, naming them and the
+fields there are; the deeper rules (ISO 4217 currencies, decimals, slugs) are
+``core.conversions``'s, shared with the conversion pixel. The answers are declared as models
+too (``Conversion``, and ``EstimatedOpenRate``, ``ConversionNumbers`` and ``AttributionFields``
+for the campaign answers), in the shape of the API's contracts (``Body`` and ``Answer`` of
+``app/api/schemas.py`` on the ``api`` branch), so that they can be declared there unchanged.
 """
+
+from typing import ClassVar
 
 from flask import jsonify
 from pydantic import (
@@ -28,6 +34,7 @@ class ConversionReport(BaseModel):
     """``POST /api/v1/conversions``: a conversion named by ``ot`` or by recipient and campaign."""
 
     model_config = ConfigDict(extra="forbid")
+    noun: ClassVar[str] = "a conversion"
 
     site: StrictStr
     order: StrictStr
@@ -43,6 +50,7 @@ class AttributionSettings(BaseModel):
     """The attribution fields of ``PATCH /api/v1/campaigns/<id>`` (and of its creation)."""
 
     model_config = ConfigDict(extra="forbid")
+    noun: ClassVar[str] = "a campaign's attribution settings"
 
     attribution: StrictBool | None = None
     attribution_window_days: StrictInt | StrictFloat | None = None
@@ -54,6 +62,86 @@ class AttributionSettings(BaseModel):
 SETTING_FIELDS = tuple(AttributionSettings.model_fields)
 
 
+class Answer(BaseModel):
+    """A response body as documented: no field that is not declared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Conversion(Answer):
+    """A stored conversion, with its attribution as it stands now."""
+
+    site: str
+    order: str
+    event: str
+    value: str | None
+    currency: str | None
+    at: str
+    campaign_id: str | None
+    message_id: str | None
+    attribution: str
+    duplicate: bool
+
+
+class EstimatedOpenRate(Answer):
+    """A campaign's estimated true open rate and its 95% interval: rates, never counts."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    method: str
+
+
+class Apart(Answer):
+    conversions: int
+    revenue: dict[str, str]
+
+
+class ConversionRate(Answer):
+    over_clickers: float | None
+    over_messages: float | None
+    of: str
+    counts: dict[str, int]
+
+
+class Cost(Answer):
+    value: str
+    currency: str
+
+
+class LinkConversions(Answer):
+    link_id: int
+    url: str
+    conversions: int
+    revenue: dict[str, str]
+
+
+class ConversionNumbers(Answer):
+    """The ``conversions`` of a campaign's stats."""
+
+    conversions: int
+    converted_recipients: int
+    revenue: dict[str, str]
+    conversion_rate: ConversionRate
+    revenue_per_email: dict[str, str]
+    cost: Cost | None
+    roas: float | None
+    view_through: Apart | None
+    unattributed: Apart
+    attribution_window_days: float
+    links: list[LinkConversions]
+
+
+class AttributionFields(Answer):
+    """The attribution settings every campaign answer carries."""
+
+    attribution: bool
+    attribution_window_days: float
+    view_through: bool
+    cost: str | None
+    cost_currency: str | None
+
+
 def parsed(model: type[BaseModel], body: dict) -> BaseModel:
     """Return the body as the model, or raise FieldError naming the first field at fault."""
     try:
@@ -62,7 +150,9 @@ def parsed(model: type[BaseModel], body: dict) -> BaseModel:
         problem = error.errors()[0]
         field = ".".join(str(part) for part in problem["loc"]) or "body"
         if problem["type"] == "extra_forbidden":
-            raise FieldError(field, "is not a field of this request") from None
+            names = list(model.model_fields)
+            listed = ", ".join(names[:-1]) + " or " + names[-1]
+            raise FieldError(field, f"is not a field of {model.noun}; use {listed}") from None
         if problem["type"] == "missing":
             raise FieldError(field, "is required") from None
         raise FieldError(field, f"is invalid: {problem['msg'].lower()}") from None

@@ -5,6 +5,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from app.api.conversions import (
+    AttributionFields,
+    Conversion,
+    ConversionNumbers,
+    EstimatedOpenRate,
+)
 from app.tracking.writer import settle
 
 HTML = '<html><body><a href="https://shop.example/p?x=1#top">Buy</a></body></html>'
@@ -390,3 +396,17 @@ def test_head_of_the_conversion_pixel_records_nothing(client, auth, shop, settle
     assert response.status_code == 200
     assert response.mimetype == "image/gif"
     assert stats(client, auth)["conversions"]["conversions"] == 0
+
+
+def test_answers_match_their_declared_models(client, auth, shop, settled):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    client.patch("/api/v1/campaigns/shop", json={"cost": "1", "cost_currency": "USD"}, headers=auth)
+    body = {"site": "s", "order": "o", "ot": ot, "value": "2", "currency": "USD"}
+    answer = client.post("/api/v1/conversions", json=body, headers=auth).get_json()
+    Conversion.model_validate(answer, strict=True)
+    report = stats(client, auth)
+    ConversionNumbers.model_validate(report["conversions"], strict=True)
+    EstimatedOpenRate.model_validate(report["estimated_open_rate"], strict=True)
+    fields = {key: report[key] for key in AttributionFields.model_fields}
+    AttributionFields.model_validate(fields, strict=True)
