@@ -71,15 +71,30 @@ class LandingTagger:
     """Add ``ot`` to the landing URLs of messages that asked for attribution."""
 
     def __init__(
-        self, serializer: URLSafeTimedSerializer, wants_attribution: Callable[[str], bool]
+        self,
+        serializer: URLSafeTimedSerializer,
+        wants_attribution: Callable[[str], bool],
+        honor_gpc: bool = True,
     ):
-        """``wants_attribution(message_id)`` says whether a message's clicks carry ``ot``."""
+        """``wants_attribution(message_id)`` says whether a message's clicks carry ``ot``;
+        with ``honor_gpc``, a browser sending ``Sec-GPC: 1`` or ``DNT: 1`` gets none."""
         self.serializer = serializer
         self.wants_attribution = wants_attribution
+        self.honor_gpc = honor_gpc
         self._wanted: dict[str, tuple[bool, float]] = {}
 
-    def tag(self, message_id: str, link_id: int, url: str) -> str:
+    def tag(self, message_id: str, link_id: int, url: str, environ: dict | None = None) -> str:
         """Return the landing URL, with ``ot`` when the message asked for attribution."""
+        if (
+            self.honor_gpc
+            and environ is not None
+            and "1"
+            in (
+                environ.get("HTTP_SEC_GPC", "").strip(),
+                environ.get("HTTP_DNT", "").strip(),
+            )
+        ):
+            return url
         try:
             if not self._wants(message_id):
                 return url

@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
         opentrack.recorder,
         opentrack.store,
         honor_gpc=honor_gpc,
-        tag_landing=LandingTagger(ot_signer, opentrack.store.attribution_message).tag,
+        tag_landing=LandingTagger(ot_signer, opentrack.store.attribution_message, honor_gpc).tag,
     )
     app.wsgi_app = ConversionMiddleware(
         app.wsgi_app, opentrack.store, ot_signer, opentrack.recorder, honor_gpc=honor_gpc

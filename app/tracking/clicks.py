@@ -89,7 +89,7 @@ class ClickMiddleware:
             log.exception("could not record a click")
             self.recorder.count("click_record_errors")
         if self.tag_landing is not None:
-            target = self.tag_landing(found[0], found[1], target)
+            target = self.tag_landing(found[0], found[1], target, environ)
         # Headers are Latin-1: a link with non-ASCII characters goes out percent-encoded.
         location = iri_to_uri(target)
         escaped = html.escape(location, quote=True).encode()

@@ -71,6 +71,12 @@ def test_the_redirect_adds_ot_and_keeps_query_and_fragment(client, shop):
     assert "ann" not in location
 
 
+def test_no_ot_for_a_browser_sending_gpc(client, shop):
+    path = urlparse(click_url(shop["ann@example.com"])).path
+    response = client.get(path, headers={"User-Agent": DESKTOP, "Sec-GPC": "1"})
+    assert response.headers["Location"] == "https://shop.example/p?x=1#top"
+
+
 def test_no_ot_without_attribution(client, auth):
     body = {"id": "plain", "name": "Plain", "track_clicks": True}
     client.post("/api/v1/campaigns", json=body, headers=auth)

@@ -68,3 +68,11 @@ def test_a_failing_lookup_leaves_the_landing_url_as_it_was():
         raise RuntimeError("database down")
 
     assert LandingTagger(SIGNER, broken).tag("m", 1, "https://x.example/") == "https://x.example/"
+
+
+def test_the_tagger_honours_gpc_and_dnt():
+    tagger = LandingTagger(SIGNER, lambda message_id: True)
+    assert tagger.tag("m", 1, "https://x.example/", {"HTTP_DNT": "1"}) == "https://x.example/"
+    assert "ot=" in tagger.tag("m", 1, "https://x.example/", {"HTTP_DNT": "0"})
+    keeps_none = LandingTagger(SIGNER, lambda message_id: True, honor_gpc=False)
+    assert "ot=" in keeps_none.tag("m", 1, "https://x.example/", {"HTTP_SEC_GPC": "1"})
