@@ -224,7 +224,9 @@ def webhook_payload(event_id: str, conversion: dict, kind: str, created_at: str)
     }
 
 
-def record_conversion(store, serializer, values: dict, source: str) -> tuple[dict, bool]:
+def record_conversion(
+    store, serializer, values: dict, source: str, at: float | None = None
+) -> tuple[dict, bool]:
     """Check a conversion report and store it once per site and order; return (row, new).
 
     It names its message by ``ot`` or by ``recipient`` with ``campaign``, never both. A
@@ -270,5 +272,5 @@ def record_conversion(store, serializer, values: dict, source: str) -> tuple[dic
     else:
         raise FieldError("ot", "is required (or 'recipient' with 'campaign')")
     return store.record_conversion(
-        checked, source, via, message_id, campaign_id, link_id, window_days
+        checked, source, via, message_id, campaign_id, link_id, window_days, at
     )

@@ -108,12 +108,14 @@ class Conversions:
         campaign_id: str | None,
         link_id: int | None,
         window_days: float,
+        at: float | None = None,
     ) -> tuple[dict, bool]:
         """Store a conversion once per site and order; return (its row, whether it is new).
 
+        ``at`` is when it was reported (now by default; a retried report keeps its own time).
         A new conversion queues its ``conversion`` webhook deliveries in the same transaction.
         """
-        now = time.time()
+        now = time.time() if at is None else at
         at = to_iso(now)
         with self.db.write() as conn:
             inserted = conn.execute(

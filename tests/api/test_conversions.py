@@ -416,3 +416,27 @@ def test_answers_match_their_declared_models(client, auth, shop, settled):
     EstimatedOpenRate.model_validate(report["estimated_open_rate"], strict=True)
     fields = {key: report[key] for key in AttributionFields.model_fields}
     AttributionFields.model_validate(fields, strict=True)
+
+
+def test_a_conversion_the_store_refused_is_kept_and_replayed(
+    app, client, auth, store, shop, settled, monkeypatch
+):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    settled()
+    record = store.conversions.record_conversion
+
+    def down(*args, **kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(store.conversions, "record_conversion", down)
+    query = f"ot={ot}&order=o1&value=10&currency=USD"
+    response = client.get(f"/t/myshop/conversion.gif?{query}")
+    assert response.status_code == 200 and response.mimetype == "image/gif"
+    assert store.get_conversion("myshop", "o1") is None
+    monkeypatch.setattr(store.conversions, "record_conversion", record)
+    client.get(f"/t/myshop/conversion.gif?ot={ot}&order=o2&value=5&currency=USD")
+    first, second = store.get_conversion("myshop", "o1"), store.get_conversion("myshop", "o2")
+    assert first is not None and first["at"] <= second["at"]
+    assert stats(client, auth)["conversions"]["revenue"] == {"USD": "15.00"}
+    app.extensions["opentrack"].recorder.flush()
+    assert store.metrics().get("conversion_record_errors") == 1
