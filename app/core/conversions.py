@@ -11,7 +11,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from iso4217 import Currency
 
-from app.core.fields import SLUG, SLUG_RULE, FieldError, text
+from app.core.attribution import read_ot
+from app.core.fields import SLUG, SLUG_RULE, FieldError, slug, text
+from app.core.fields import recipient as recipient_field
 
 EVENT = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MAX_ORDER = 200
@@ -233,10 +235,6 @@ def record_conversion(
     recipient the campaign has no message for is kept, unattributed, for that campaign.
     Raises FieldError naming the field at fault, before anything is stored.
     """
-    from app.core.attribution import read_ot
-    from app.core.fields import recipient as recipient_field
-    from app.core.fields import slug
-
     checked = conversion_fields(values)
     ot = values.get("ot")
     given = [key for key in ("recipient", "campaign") if values.get(key) not in (None, "")]
