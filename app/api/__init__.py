@@ -5,6 +5,7 @@ from flask import Flask
 from app.api import (  # noqa: F401
     automations,
     campaigns,
+    conversions,
     delivery,
     errors,
     followups,

@@ -15,6 +15,7 @@ from app.api.base import (
     json_body,
     not_found,
 )
+from app.api.conversions import SETTING_FIELDS, attribution_settings
 from app.api.errors import ApiError
 from app.core import export, fields
 from app.core.campaign_report import campaign_report
@@ -31,6 +32,7 @@ def create_campaign():
     campaign_id, name = fields.campaign(body.get("id"), body.get("name"))
     track = fields.boolean(body.get("track"), "track", True)
     track_clicks = fields.boolean(body.get("track_clicks"), "track_clicks", False)
+    settings = attribution_settings({key: body[key] for key in body if key in SETTING_FIELDS})
     try:
         campaign = store().create_campaign(campaign_id, name, track=track)
     except CampaignExists as error:
@@ -39,6 +41,9 @@ def create_campaign():
         ) from error
     if track_clicks:
         campaign = store().set_track_clicks(campaign_id, True)
+    if settings:
+        store().set_campaign_attribution(campaign_id, settings)
+        campaign = store().get_campaign(campaign_id)
     return jsonify(campaign_summary(campaign)), 201
 
 
@@ -66,7 +71,7 @@ def show_campaign(campaign_id: str):
     return jsonify(campaign_summary(find_campaign(campaign_id)))
 
 
-UPDATE_FIELDS = ("name", "track", "track_clicks", "archived", "sent_at")
+UPDATE_FIELDS = ("name", "track", "track_clicks", "archived", "sent_at", *SETTING_FIELDS)
 
 
 @bp.patch("/campaigns/<campaign_id>")
@@ -80,7 +85,7 @@ def update_campaign(campaign_id: str):
             400,
             "invalid_field",
             f"'{unknown[0]}' is not a field of a campaign update; "
-            "use name, track, track_clicks, archived or sent_at.",
+            "use name, track, track_clicks, archived, sent_at, " + ", ".join(SETTING_FIELDS) + ".",
         )
     if not body:
         raise ApiError(
@@ -100,10 +105,13 @@ def update_campaign(campaign_id: str):
             raise fields.FieldError(field, "must be true or false")
     # When the campaign went out, for follow-up rules; null goes back to its last injection.
     sent_at = fields.moment(body["sent_at"], "sent_at") if body.get("sent_at") is not None else None
+    settings = attribution_settings({key: body[key] for key in body if key in SETTING_FIELDS})
     find_campaign(campaign_id)
     with store().atomic():
         if "sent_at" in body:
             store().set_sent_at(campaign_id, sent_at)
+        if settings:
+            store().set_campaign_attribution(campaign_id, settings)
         row = store().update_campaign(campaign_id, name=name, **switches)
     if row is None:
         raise not_found("campaign", campaign_id)

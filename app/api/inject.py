@@ -18,6 +18,8 @@ def inject_campaign(campaign_id: str):
     track_clicks = fields.boolean(
         body.get("track_clicks"), "track_clicks", campaign["track_clicks"]
     )
+    # Attribution: an ``ot`` on this call's landing URLs (core/attribution), if asked.
+    attribution = fields.boolean(body.get("attribution"), "attribution", False)
     items = parse_inject(body, track)
     config = current_app.config
     if len(items) > config["MAX_BATCH"]:
@@ -25,9 +27,12 @@ def inject_campaign(campaign_id: str):
         raise FieldError(form, f"may hold at most {config['MAX_BATCH']} messages per call")
     opentrack = current()
     base_url = (config["BASE_URL"] or request.host_url).rstrip("/")
-    results = inject_messages(
-        opentrack.store, opentrack.signers, campaign_id, items, base_url, track_clicks
-    )
+    with opentrack.store.atomic():
+        results = inject_messages(
+            opentrack.store, opentrack.signers, campaign_id, items, base_url, track_clicks
+        )
+        if attribution:
+            opentrack.store.set_message_attribution([r["message_id"] for r in results])
     if "recipient" in body:
         return jsonify(results[0]), 201
     return jsonify({"messages": results}), 201

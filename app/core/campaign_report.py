@@ -3,8 +3,9 @@ and follow-ups, each rate with its counts."""
 
 from typing import TYPE_CHECKING
 
+from app.core.conversions import CONVERSION_DEFINITIONS, conversion_report
 from app.core.counters import DIMENSIONS
-from app.core.estimate import ESTIMATE_DEFINITION, estimated_open_rate
+from app.core.estimate import ESTIMATE_DEFINITION, estimated_open_rate, open_strata
 from app.core.stats import (
     CLICK_RATE_DEFINITIONS,
     DELIVERY_DEFINITIONS,
@@ -29,21 +30,24 @@ def campaign_report(store: "Store", campaign: dict) -> dict:
         for row in hourly:
             row["hours_since_send"] = int((from_iso(row["hour"]) - start) // 3600)
     summary = campaign_summary(campaign)
+    strata = open_strata(summary, store.opened_signals(campaign["id"]))
     report = {
         **summary,
         "rates_by_base": rates_by_base(summary, delivered_numbers(store, summary)),
-        "estimated_open_rate": estimated_open_rate(store.open_strata(campaign["id"])),
+        "estimated_open_rate": estimated_open_rate(strata),
         "definitions": {
             **RATE_DEFINITIONS,
             **CLICK_RATE_DEFINITIONS,
             **DELIVERY_DEFINITIONS,
             "estimated_open_rate": ESTIMATE_DEFINITION,
+            **CONVERSION_DEFINITIONS,
         },
         "opens_per_hour": hourly,
         "breakdowns": breakdowns(store, campaign["id"]),
         "links": store.link_counts(campaign["id"]),
         "follow_ups": store.follow_up_ids(campaign["id"]),
     }
+    report["conversions"] = conversion_report(store, campaign, report)
     follow_up = store.get_follow_up(campaign["id"])
     if follow_up is not None:
         report["follow_up"] = follow_up_reach(store, follow_up)

@@ -43,6 +43,24 @@ def wilson_interval(successes: float, trials: float, z: float = Z95) -> tuple[fl
     return max(0.0, centre - spread), min(1.0, centre + spread)
 
 
+def open_strata(numbers: dict, opened_signals: dict) -> dict:
+    """Return the strata ``estimated_open_rate`` reads, from a campaign's numbers
+    (``core.stats.campaign_numbers``) and its ``Store.opened_signals``.
+
+    ``unknown`` messages are hidden by definition (only MPP fetches); hidden ones with a human
+    open or click are among ``opened``.
+    """
+    hidden_opened = opened_signals.get("hidden_opened") or 0
+    hidden = numbers["unknown"] + hidden_opened
+    return {
+        "visible": numbers["tracked"] - hidden,
+        "visible_opened": numbers["opened"] - hidden_opened,
+        "visible_opened_clicked": opened_signals.get("visible_opened_clicked") or 0,
+        "hidden": hidden,
+        "hidden_opened": hidden_opened,
+    }
+
+
 def _hidden_opened(p: float, k: float) -> float:
     """Return the chance that a hidden recipient who did not click opened, at open rate p."""
     if p >= 1:

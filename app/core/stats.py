@@ -102,6 +102,7 @@ def campaign_summary(campaign: dict) -> dict:
         "archived_at": campaign.get("archived_at"),
         "sent_at": campaign.get("sent_at"),
         "last_injected_at": campaign.get("last_injected_at"),
+        **attribution_settings(campaign),
         **with_clicks(campaign_numbers(campaign), campaign),
         **delivery_counts(campaign),
     }
@@ -185,3 +186,14 @@ def with_shares(counts: list[dict], dimensions: tuple[str, ...]) -> dict[str, li
             item["share"] = round(item["opens"] / opens, 4) if opens else None
             item["openers_share"] = round(item["openers"] / openers, 4) if openers else None
     return result
+
+
+def attribution_settings(campaign: dict) -> dict:
+    """Return a stored campaign's attribution switches, window and cost."""
+    return {
+        "attribution": bool(campaign.get("attribution")),
+        "attribution_window_days": float(campaign.get("attribution_window_days") or 7.0),
+        "view_through": bool(campaign.get("view_through")),
+        "cost": campaign.get("cost"),
+        "cost_currency": campaign.get("cost_currency"),
+    }

@@ -12,7 +12,7 @@ import random
 import secrets
 from urllib.parse import urlsplit
 
-EVENT_TYPES = ("open", "first_open", "click", "machine_open", "follow_up_ready")
+EVENT_TYPES = ("open", "first_open", "click", "machine_open", "follow_up_ready", "conversion")
 SIGNATURE_HEADER = "Opentrack-Signature"
 # Receivers should refuse a signature older than this (replays).
 TOLERANCE_SECONDS = 300

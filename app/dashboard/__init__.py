@@ -15,6 +15,7 @@ from app.dashboard import (  # noqa: F401
     base,
     campaigns,
     charts,
+    conversions,
     filters,
     followups,
     keys,

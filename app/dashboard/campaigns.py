@@ -16,7 +16,7 @@ from flask import (
 
 from app.core import export, fields, timeline
 from app.core.campaign_report import breakdowns, follow_up_reach
-from app.core.estimate import estimated_open_rate
+from app.core.estimate import estimated_open_rate, open_strata
 from app.core.fields import FieldError
 from app.core.stats import STATES, campaign_summary
 from app.core.times import to_iso
@@ -214,10 +214,11 @@ def campaign_page(
     parts = breakdowns(store(), campaign_id)
     fetches = request.args.get("breakdown") == "fetches"
     empty = "No fetches yet" if fetches else "No human openers yet"
+    strata = open_strata(found, store().opened_signals(campaign_id))
     return render_template(
         "dashboard/campaign.html",
         campaign=found,
-        cards=headline(found, estimated_open_rate(store().open_strata(campaign_id))),
+        cards=headline(found, estimated_open_rate(strata)),
         opens_chart=svg.time_chart(points, by, zone_name),
         points=points,
         by=by,

@@ -15,6 +15,7 @@ from app.store.automations import Automations
 from app.store.bursts import Bursts
 from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
+from app.store.conversions import Conversions
 from app.store.database import open_database
 from app.store.delivery import DeliveryEvents
 from app.store.engagement import Engagement
@@ -85,6 +86,7 @@ class Store:
         self.automations = Automations(self.db)
         self.delivery = DeliveryEvents(self.db, self.privacy)
         self.engagement = Engagement(self.db)
+        self.conversions = Conversions(self.db)
 
     def migrate(self) -> None:
         """Apply pending schema migrations; safe to run at every start."""
@@ -152,6 +154,16 @@ class Store:
     settle_clicks = _on("clicks", Clicks.settle_clicks)
     count_unsettled_clicks = _on("clicks", Clicks.count_unsettled_clicks)
 
+    # Conversions and their attribution
+    attribution_message = _on("conversions", Conversions.attribution_message)
+    set_campaign_attribution = _on("conversions", Conversions.set_campaign_attribution)
+    set_message_attribution = _on("conversions", Conversions.set_message_attribution)
+    conversion_message = _on("conversions", Conversions.conversion_message)
+    record_conversion = _on("conversions", Conversions.record_conversion)
+    get_conversion = _on("conversions", Conversions.get_conversion)
+    conversion_counts = _on("conversions", Conversions.conversion_counts)
+    link_conversions = _on("conversions", Conversions.link_conversions)
+
     # Webhooks and their outbox
     create_webhook = _on("webhooks", Webhooks.create_webhook)
     list_webhooks = _on("webhooks", Webhooks.list_webhooks)
@@ -211,7 +223,7 @@ class Store:
     recipients = _on("reports", Reports.recipients)
     count_recipients = _on("reports", Reports.count_recipients)
     first_open_counts = _on("reports", Reports.first_open_counts)
-    open_strata = _on("reports", Reports.open_strata)
+    opened_signals = _on("reports", Reports.opened_signals)
     backdate_campaign = _on("reports", Reports.backdate_campaign)
 
     # Dashboard users and sign-in throttling

@@ -161,7 +161,7 @@ class Campaigns:
                 "DELETE FROM messages WHERE campaign_id = ?", [campaign_id]
             ).rowcount
             counters = ("campaign_hours", "campaign_breakdowns", "campaign_first_opens")
-            for table in ("links", *counters):
+            for table in ("links", *counters, "conversions"):
                 conn.execute(f"DELETE FROM {table} WHERE campaign_id = ?", [campaign_id])
             conn.execute(
                 "DELETE FROM webhook_deliveries "

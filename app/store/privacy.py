@@ -13,6 +13,11 @@ RAW_DETAILS = "ip = NULL, user_agent = NULL, x_requested_with = NULL, sec_purpos
 CLICK_RAW_DETAILS = "ip = NULL, user_agent = NULL"
 
 
+# Replaces a conversion's order id with a marker and its row id (still unique per site).
+ORDER_REMOVED = "order_id = CAST(? AS TEXT) || CAST(id AS TEXT)"
+ORDER_KEPT = "order_id NOT LIKE 'purged:%' AND order_id NOT LIKE 'erased:%'"
+
+
 def recipient_hash(recipient: str) -> str:
     """Return the hash an opt-out is kept under, which outlives the erased address."""
     return hashlib.sha256(recipient.encode()).hexdigest()
@@ -90,7 +95,13 @@ class Privacy:
                 "AND (ip IS NOT NULL OR user_agent IS NOT NULL)",
                 [before],
             ).rowcount
-        return events + clicks
+            # A conversion's only detail from outside is its order id, which a shop can tie
+            # to a person; its value, currency and attribution stay.
+            conversions = conn.execute(
+                f"UPDATE conversions SET {ORDER_REMOVED} WHERE at < ? AND {ORDER_KEPT}",
+                ["purged:", before],
+            ).rowcount
+        return events + clicks + conversions
 
     def recipient_data(self, recipient: str) -> dict:
         """Return everything stored about a recipient, for an access request."""
@@ -127,6 +138,14 @@ class Privacy:
                     [message["id"]],
                 )
             ]
+            message["conversions"] = [
+                dict(conversion)
+                for conversion in self.db.execute(
+                    "SELECT site, order_id, event, value, currency, at FROM conversions "
+                    "WHERE message_id = ? ORDER BY at, id",
+                    [message["id"]],
+                )
+            ]
             messages.append(message)
         opted_out = self.db.execute(
             "SELECT source, created_at FROM suppressions WHERE recipient_hash = ?",
@@ -154,6 +173,7 @@ class Privacy:
             ]
             counts = {
                 "messages": len(ids),
+                "conversions": self._erase_conversions(ids),
                 "events": self._erase_messages(ids),
                 "webhook_deliveries": self._erase_deliveries(ids),
                 "links": self._erase_links(recipient),
@@ -203,6 +223,17 @@ class Privacy:
                 "UPDATE delivery_events SET recipient = NULL, detail = NULL "
                 f"WHERE message_id IN ({marks(chunk)}) AND recipient IS NOT NULL",
                 chunk,
+            ).rowcount
+        return erased
+
+    def _erase_conversions(self, ids: list[str]) -> int:
+        """Take the order ids out of the messages' conversions; their counts and values stay."""
+        erased = 0
+        for chunk in chunks(ids):
+            erased += self.db.execute(
+                f"UPDATE conversions SET {ORDER_REMOVED} "
+                f"WHERE message_id IN ({marks(chunk)}) AND {ORDER_KEPT}",
+                ["erased:", *chunk],
             ).rowcount
         return erased
 

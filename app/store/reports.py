@@ -7,14 +7,6 @@ from app.store.database import Database, marks
 from app.store.messages import MESSAGE_COLUMNS
 from app.store.rebuild import rebuild_first_opens
 
-ESTIMATE_STRATA = (
-    "visible",
-    "visible_opened",
-    "visible_opened_clicked",
-    "hidden",
-    "hidden_opened",
-)
-
 
 class Reports:
     """Pages of recipients and distributions that the dashboard shows."""
@@ -83,24 +75,21 @@ class Reports:
         )
         return {row["bucket"]: row["messages"] for row in rows}
 
-    def open_strata(self, campaign_id: str) -> dict[str, int]:
-        """Return a campaign's tracked messages counted by stratum for the open-rate estimate.
+    def opened_signals(self, campaign_id: str) -> dict[str, int]:
+        """Return how many of a campaign's opened messages also had an Apple MPP fetch
+        (``hidden_opened``), and how many without one had a human click
+        (``visible_opened_clicked``): what the open-rate estimate needs beyond the counters.
 
-        ``hidden`` messages have an Apple MPP fetch; ``*_opened`` ones a human open or click;
-        ``visible_opened_clicked`` visible openers with a human click.
+        Only opened messages are read, through the (campaign_id, state, ...) index.
         """
         row = self.db.execute(
-            "SELECT "
-            "count(*) FILTER (WHERE mpp_opens = 0) AS visible, "
-            "count(*) FILTER (WHERE mpp_opens = 0 AND state = 'opened') AS visible_opened, "
-            "count(*) FILTER (WHERE mpp_opens = 0 AND state = 'opened' AND human_clicks > 0) "
-            "AS visible_opened_clicked, "
-            "count(*) FILTER (WHERE mpp_opens > 0) AS hidden, "
-            "count(*) FILTER (WHERE mpp_opens > 0 AND state = 'opened') AS hidden_opened "
-            "FROM messages WHERE campaign_id = ? AND state != 'untracked'",
+            "SELECT count(*) FILTER (WHERE mpp_opens > 0) AS hidden_opened, "
+            "count(*) FILTER (WHERE mpp_opens = 0 AND human_clicks > 0) "
+            "AS visible_opened_clicked "
+            "FROM messages WHERE campaign_id = ? AND state = 'opened'",
             [campaign_id],
         ).fetchone()
-        return {key: row[key] or 0 for key in ESTIMATE_STRATA}
+        return {key: row[key] or 0 for key in ("hidden_opened", "visible_opened_clicked")}
 
     def backdate_campaign(self, campaign_id: str, seconds: float) -> None:
         """Move a campaign's creation and its messages' injection back in time (demo data)."""

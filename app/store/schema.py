@@ -453,3 +453,41 @@ def delivery_events(db: Database) -> None:
     db["delivery_events"].create_index(["message_id"])
     # Engagement and send times read one recipient's messages across campaigns.
     db["messages"].create_index(["recipient", "injected_at"])
+
+
+@migrations(name="conversions")
+def conversions(db: Database) -> None:
+    """Add conversions, and the campaign and message switches and settings of attribution."""
+    db["campaigns"].add_column("attribution", int, not_null_default=0)
+    db["campaigns"].add_column("attribution_window_days", float, not_null_default=7.0)
+    db["campaigns"].add_column("view_through", int, not_null_default=0)
+    db["campaigns"].add_column("cost", str)
+    db["campaigns"].add_column("cost_currency", str)
+    db["messages"].add_column("attribution", int, not_null_default=0)
+    db["conversions"].create(
+        {
+            "id": int,
+            "site": str,
+            "order_id": str,
+            "event": str,
+            "value": str,
+            # The value in the currency's minor units (cents), so sums stay exact.
+            "amount_minor": int,
+            "currency": str,
+            "at": str,
+            "source": str,
+            # How it named its message: "ot", "recipient", or "none" (unattributed).
+            "via": str,
+            "message_id": str,
+            "link_id": int,
+            "campaign_id": str,
+            # The earliest human click (and, for view-through, open) that may attribute it.
+            "window_from": str,
+            "view_from": str,
+        },
+        pk="id",
+        not_null={"site", "order_id", "event", "at", "source", "via"},
+    )
+    db["conversions"].create_index(["site", "order_id"], unique=True)
+    db["conversions"].create_index(["campaign_id", "at"])
+    db["conversions"].create_index(["message_id"])

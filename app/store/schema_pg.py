@@ -238,4 +238,24 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX messages_recipient ON messages (recipient, injected_at)",
         ],
     ),
+    (
+        "conversions",
+        [
+            "ALTER TABLE campaigns ADD COLUMN attribution BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE campaigns ADD COLUMN attribution_window_days DOUBLE PRECISION "
+            "NOT NULL DEFAULT 7",
+            "ALTER TABLE campaigns ADD COLUMN view_through BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE campaigns ADD COLUMN cost TEXT",
+            "ALTER TABLE campaigns ADD COLUMN cost_currency TEXT",
+            "ALTER TABLE messages ADD COLUMN attribution BOOLEAN NOT NULL DEFAULT FALSE",
+            f"""CREATE TABLE conversions (
+                id {IDENTITY}, site TEXT NOT NULL, order_id TEXT NOT NULL, event TEXT NOT NULL,
+                value TEXT, amount_minor BIGINT, currency TEXT, at TEXT NOT NULL,
+                source TEXT NOT NULL, via TEXT NOT NULL, message_id TEXT, link_id BIGINT,
+                campaign_id TEXT, window_from TEXT, view_from TEXT)""",
+            "CREATE UNIQUE INDEX conversions_site_order ON conversions (site, order_id)",
+            "CREATE INDEX conversions_campaign_at ON conversions (campaign_id, at)",
+            "CREATE INDEX conversions_message ON conversions (message_id)",
+        ],
+    ),
 ]

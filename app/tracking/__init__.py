@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.core.attribution import LandingTagger, attribution_serializer
 from app.rules.networks import networks_for
 from app.rules.storage import StoragePolicy
 from app.store import Store
 from app.tracking import optout
 from app.tracking.clicks import ClickMiddleware
+from app.tracking.conversions import ConversionMiddleware
 from app.tracking.pixel import GIF, GIF_HEADERS, PixelMiddleware
 from app.tracking.recorder import Recorder
 from app.tracking.writer import Writer
@@ -45,12 +47,17 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = PixelMiddleware(
         app.wsgi_app, opentrack.signers.pixel, opentrack.recorder, honor_gpc=honor_gpc
     )
+    ot_signer = attribution_serializer(opentrack.signers.click.secret_keys)
     app.wsgi_app = ClickMiddleware(
         app.wsgi_app,
         opentrack.signers.click,
         opentrack.recorder,
         opentrack.store,
         honor_gpc=honor_gpc,
+        tag_landing=LandingTagger(ot_signer, opentrack.store.attribution_message, honor_gpc).tag,
+    )
+    app.wsgi_app = ConversionMiddleware(
+        app.wsgi_app, opentrack.store, ot_signer, opentrack.recorder, honor_gpc=honor_gpc
     )
     hops = int(app.config["PROXY_HOPS"])
     if hops > 0:

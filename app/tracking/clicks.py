@@ -53,13 +53,17 @@ def plain_page(start_response, status: str, body: bytes, headers=()) -> list[byt
 class ClickMiddleware:
     """Answer click URLs before Flask sees them: a redirect for ours, 404 for anything else."""
 
-    def __init__(self, app, serializer, recorder: Recorder, store, honor_gpc: bool = False):
+    def __init__(
+        self, app, serializer, recorder: Recorder, store, honor_gpc: bool = False, tag_landing=None
+    ):
         self.app = app
         self.serializer = serializer
         self.recorder = recorder
         self.store = store
         self.honor_gpc = honor_gpc
         self._targets: dict[tuple[int, str], tuple[str, float]] = {}
+        # Attribution (core/attribution): adds a signed ``ot`` to the landing URL when asked.
+        self.tag_landing = tag_landing
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -86,6 +90,8 @@ class ClickMiddleware:
             # The person still gets where they were going; the failure is logged and counted.
             log.exception("could not record a click")
             self.recorder.count("click_record_errors")
+        if self.tag_landing is not None:
+            target = self.tag_landing(found[0], found[1], target, environ)
         # Headers are Latin-1: a link with non-ASCII characters goes out percent-encoded.
         location = iri_to_uri(target)
         escaped = html.escape(location, quote=True).encode()

@@ -66,3 +66,21 @@ def test_the_campaign_page_shows_the_estimate_as_a_rate(app, client, auth, campa
     assert "Estimated open rate" in card
     assert "50.0%" in card
     assert "95% interval" in card
+
+
+def test_a_hidden_recipient_seen_opening_elsewhere_is_a_known_opener(
+    client, auth, campaign, flush, store
+):
+    body = {"html": HTML, "recipients": ["a@x", "b@x", "mpp1@x", "mpp2@x"]}
+    messages = {m["recipient"]: m for m in inject(client, auth, body).get_json()["messages"]}
+    fetch_pixel(client, messages["a@x"], DESKTOP)
+    fetch_pixel(client, messages["mpp1@x"], APPLE_MPP)
+    fetch_pixel(client, messages["mpp1@x"], DESKTOP)
+    fetch_pixel(client, messages["mpp2@x"], APPLE_MPP)
+    flush()
+    assert store.opened_signals("nov-news") == {"hidden_opened": 1, "visible_opened_clicked": 0}
+    estimate = client.get("/api/v1/campaigns/nov-news/stats", headers=auth).get_json()[
+        "estimated_open_rate"
+    ]
+    # Visible: a (opened), b; hidden: mpp1 (known opener), mpp2 (opens at the visible 1/2).
+    assert estimate["value"] == (1 + 1 + 0.5) / 4

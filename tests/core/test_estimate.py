@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from app.core.estimate import METHOD, estimated_open_rate, wilson_interval
+from app.core.estimate import METHOD, estimated_open_rate, open_strata, wilson_interval
 from app.core.stats import campaign_numbers, message_state
 from app.rules.classify import Fetch, classify
 
@@ -138,6 +138,9 @@ def test_interval_covers_the_true_rate_where_naive_rates_miss_it():
     covered = open_rate_missed = human_rate_missed = 0
     for _ in range(campaigns):
         truth, numbers, strata = simulate_campaign(rng, verdicts)
+        # What the store gives: the campaign's counters and two counts over opened messages.
+        signals = {key: strata[key] for key in ("hidden_opened", "visible_opened_clicked")}
+        assert open_strata(numbers, signals) == strata
         estimate = estimated_open_rate(strata)
         assert estimate["low"] <= estimate["value"] <= estimate["high"]
         covered += estimate["low"] <= truth <= estimate["high"]
