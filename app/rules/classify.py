@@ -119,6 +119,13 @@ def _judge(
         )
     if kind in PROXY_REASONS:
         return "human", kind, PROXY_REASONS[kind]
+    if kind == "mail_proxy":
+        return (
+            "human",
+            "mail_proxy",
+            f"{client.name}'s image proxy fetches when a person views the message; it hides "
+            "the device",
+        )
     if kind == "scanner":
         return "machine", "scanner", f"{client.name} is a mail security scanner's user agent"
     if match is not None and match.kind == "scanner":

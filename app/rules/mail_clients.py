@@ -31,14 +31,23 @@ PROXY_RULES: tuple[tuple[str, str, str], ...] = (
     ("YahooMailProxy", "yahoo_proxy", "Yahoo Mail"),
     ("FastmailUA", "fastmail_proxy", "Fastmail"),
 )
-# Other mail apps' own image proxies name themselves "<App> image proxy" or "<App>ImageProxy"
-# (Superhuman's, for one); a search engine's or chat app's proxy is not a mail reader's.
+# Other mail services' and apps' own image proxies, which fetch when a person views the
+# message: a mail word and a proxy word in one user agent (RamblerMail's ImageProxy,
+# SeznamEmailProxy, "mail.ukr.net proxy" in device-detector's bots.yml), or a mail app's
+# "<App> image proxy" (Superhuman's, for one). A proxy checker is a bot, not a mail reader.
+MAIL_PROXY = re.compile(
+    r"\b([\w.]*?e?mail[\w.]*)(?:Proxy\b|[/\d. ]*\((?:in)?compatible; ImageProxy|[ \w.-]{0,20} proxy\))",
+    re.IGNORECASE,
+)
 MAIL_APP_PROXY = re.compile(
     r"\b(Superhuman|Proton ?Mail|Tuta(?:nota)?|Zoho ?Mail|Spark|Newton|Edison|Canary|"
     r"Mailspring|Front|Missive|Shortwave|Spike|Hiver|Mimestream)\b[\w ./-]{0,20}?"
     r"[ -]?(?:image[ -]?proxy|img-?proxy)",
     re.IGNORECASE,
 )
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
 # Mail-security scanners that name themselves (research §3), lower case.
 SCANNER_TOKENS = (("barracuda sentinel", "Barracuda Sentinel"), ("google-safety", "Google-Safety"))
 
@@ -379,10 +388,11 @@ def identify(user_agent: str) -> Client:
     lower = ua.lower()
     if lower.startswith("hey.com/imageproxy"):
         return Client("HEY", kind="hey_proxy")
-    if "proxy" in lower:
-        proxy = MAIL_APP_PROXY.search(ua)
+    if "proxy" in lower and "checker" not in lower:
+        proxy = MAIL_APP_PROXY.search(ua) or MAIL_PROXY.search(ua)
         if proxy:
-            return Client(_app_name(proxy.group(1)), kind="mail_proxy")
+            name = _CAMEL.sub(" ", _app_name(proxy.group(1))).replace("Email", "E-mail")
+            return Client(name.replace("mail.", "").strip(". ") or "unknown", kind="mail_proxy")
     for token, name in SCANNER_TOKENS:
         if token in lower:
             return Client(name, kind="scanner")
