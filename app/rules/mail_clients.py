@@ -36,7 +36,8 @@ PROXY_RULES: tuple[tuple[str, str, str], ...] = (
 # SeznamEmailProxy, "mail.ukr.net proxy" in device-detector's bots.yml), or a mail app's
 # "<App> image proxy" (Superhuman's, for one). A proxy checker is a bot, not a mail reader.
 MAIL_PROXY = re.compile(
-    r"\b([\w.]*?e?mail[\w.]*)(?:Proxy\b|[/\d. ]*\((?:in)?compatible; ImageProxy|[ \w.-]{0,20} proxy\))",
+    r"\b([\w.]*?e?mail[\w.]*)"
+    r"(?:Proxy\b|[/\d. ]*\((?:in)?compatible; ImageProxy|[ \w.-]{0,20} proxy\))",
     re.IGNORECASE,
 )
 MAIL_APP_PROXY = re.compile(
