@@ -58,9 +58,10 @@ V = r"(\d+(?:\.\d+)*)"
 # a user agent is searched only by the few rules whose product it mentions. Sources:
 # device-detector's regexes/client/pim.yml, uap-core's regexes.yaml, ua-parser-js's Emails
 # extension, browscap's Email Clients, vendors' pages (docs/judging.md).
+# Case-insensitive, as device-detector matches them: foxmail/, KMail/ and kontact/ are seen.
 CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str | None], ...] = (
     tuple(
-        (gates, re.compile(pattern), client, os, device)
+        (gates, re.compile(pattern, re.IGNORECASE), client, os, device)
         for gates, pattern, client, os, device in (
             (("outlook-ios",), rf"^Outlook-iOS/\S+ \({V}\)", "Outlook for iOS", "iOS", None),
             (("outlook-ios",), r"^Outlook-iOS/", "Outlook for iOS", "iOS", None),
