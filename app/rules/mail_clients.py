@@ -20,9 +20,11 @@ from app.rules.bots import bot_evidence, tokens, weak_bot_shape, words
 
 GMAIL_PREFETCH_SUFFIX = "Edge/12.246 Mozilla/5.0"
 APPLE_MPP_USER_AGENT = "Mozilla/5.0"
-# How many distinct user agents' answers are kept: a few MB, and more than the distinct
-# user agents a campaign's opens bring in an hour.
-MEMO_SIZE = 65_536
+# How many distinct user agents' answers are kept (about 20 MB of typical ones, more than the
+# distinct user agents a campaign's opens bring in an hour), and the longest user agent kept:
+# the spool cuts user agents at 1,024 characters, so only hostile input is longer.
+MEMO_SIZE = 32_768
+MEMO_MAX_LENGTH = 1_024
 
 # Mail providers' image proxies, which fetch when a person views the message (research §2):
 # (the proxy's own token, kind, name). HEY's starts its user agent, in any case.
@@ -362,9 +364,14 @@ def _app_token(ua: str) -> tuple[str, str | None] | None:
     return None
 
 
-@lru_cache(maxsize=MEMO_SIZE)
 def identify(user_agent: str) -> Client:
     """Return the client, version, OS, device and fetcher kind a user agent shows."""
+    if len(user_agent) <= MEMO_MAX_LENGTH:
+        return _memo(user_agent)
+    return _read(user_agent)
+
+
+def _read(user_agent: str) -> Client:
     ua = user_agent.strip()
     if ua == APPLE_MPP_USER_AGENT:
         return Client("Apple Mail", kind="apple_mpp")
@@ -426,6 +433,11 @@ def identify(user_agent: str) -> Client:
     if platform.browser != "Other" and ua.startswith("Mozilla/"):
         return Client(platform.browser, platform.browser_version, os, device, "browser")
     return Client("unknown", None, os, device, "unknown")
+
+
+_memo = lru_cache(maxsize=MEMO_SIZE)(_read)
+identify.cache_clear = _memo.cache_clear  # type: ignore[attr-defined]
+identify.cache_info = _memo.cache_info  # type: ignore[attr-defined]
 
 
 def android_app(x_requested_with: str | None) -> str | None:

@@ -8,7 +8,7 @@ from flask import Flask
 
 from app.cli.classify import classify_command
 from app.rules.classify import Fetch, Verdict, classify
-from app.rules.mail_clients import identify
+from app.rules.mail_clients import MEMO_MAX_LENGTH, MEMO_SIZE, identify
 from app.rules.network_sources import BUILTIN_SCANNER_RANGES, parse_network_lines
 from app.rules.networks import Networks
 
@@ -262,3 +262,11 @@ def test_classify_command_answers_every_line_in_order(runner):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 20_000
     assert rows[0] == rows[len(agents)]
+
+
+def test_the_memo_is_bounded():
+    identify.cache_clear()
+    hostile = "Mozilla/5.0 (" + "x" * MEMO_MAX_LENGTH + ")"
+    assert identify(hostile) == identify(hostile)
+    assert identify.cache_info().currsize == 0
+    assert identify.cache_info().maxsize == MEMO_SIZE
