@@ -149,6 +149,8 @@ def _judge(
             "when a person views the message",
         )
     if kind == "bot":
+        if client.evidence:
+            return "machine", "bot", f"A machine's user agent: {client.evidence}"
         name = f" ({client.name})" if client.name != "unknown" else ""
         return "machine", "bot", f"The user agent is a crawler or link-preview bot{name}"
     if not fetch.user_agent or not fetch.user_agent.strip():
