@@ -115,7 +115,8 @@ def classify_command(window: float | None) -> None:
                 click.echo(f"line {number}: {error}", err=True)
                 continue
             verdict = classify(fetch, networks, window)
-            answers.append(dumps({name: getattr(verdict, name) for name in OUTPUT_FIELDS}))
+            # as_dict keeps the fields in OUTPUT_FIELDS order.
+            answers.append(dumps(verdict.as_dict()))
         if answers:
             out.write("\n".join(answers) + "\n")
             out.flush()

@@ -59,6 +59,7 @@ BOT_PRODUCTS = words(
     cpp-httplib lua-resty-http colly scrapy feedparser rss2email
     feedly inoreader newsblur feedbin theoldreader tiny-tiny-rss freshrss
     miniflux feedspot feedburner netnewswire reeder readkit akregator liferea newsfox
+    ptst cloudflareobservatory taginspector sparkler
     feedreader feeddemon newsgator flipboardproxy
     nmap nikto sqlmap masscan zgrab nuclei wpscan gobuster dirbuster ffuf censys
     censysinspect shodan netcraft expanse internetmeasurement securitytrails
@@ -71,18 +72,18 @@ NAMED_CRAWLERS = frozenset(
     for token in BOT_PRODUCTS
     if any(part in token for part in ("bot", "google", "spider", "crawl", "preview", "slurp"))
 )
-_TOKENS = re.compile(r"[a-z][a-z0-9]*(?:[-_.!][a-z0-9]+)*")
+_TOKENS = re.compile(r"[a-z][a-z0-9]*(?:[-_.!][a-z][a-z0-9]*)*")
 # Bot words and machine markers read outside the device comments.
 _BOT_WORDS = re.compile(
     r"bot\b|bot[/_;-]|robot|crawl|spider|scrap|slurp|archiv|fetcher|harvest|indexer|"
-    r"monitor|uptime|checker|validator|preview|headless|scanner|feed|rss\b|"
-    r"http[ _-]?client|library|\bcli\b"
+    r"monitor|uptime|checker|validator|preview|prefetch|headless|scanner|feed|rss|transcoder|"
+    r"http[ _-]?client|java-client|trackersdk|library|\bcli\b"
 )
 _URL = re.compile(
-    r"https?:|www\.|\[at\]|\b[a-z][a-z0-9-]*\.(?:com|net|org|io|ai|de|eu|fm|pro|live|info|biz|dev|app)"
+    r"https?:|www\.|\[at\]|\b[a-z][a-z0-9-]*\.(?:com|net|org|io|ai|de|eu|fm|pro|live|info|biz|dev|app|edu|gov)"
     r"(?:/|\b(?!\.))"
 )
-_MAIL = re.compile(r"[\w.+-]@[\w-]+\.[a-z]{2,}")
+_MAIL = re.compile(r"[\w.+-]@[a-z][\w-]*\.[a-z]{2,}")
 # A `compatible` comment that is not MSIE's (or an old browser's that copied it).
 _COMPATIBLE = re.compile(
     r"\(compatible(?:;|\))(?!\s*(?:U;|(?:MSIE|IEMobile|Konqueror|Opera|Windows|ms-office|"
@@ -100,7 +101,11 @@ _PLATFORM_OR_BROWSER = re.compile(
     r"Opera|KaiOS|Tizen|Browser|MIDP|CLDC|MAUI|WAP|Nintendo|Harmony|AmigaOS|Profile/",
     re.I,
 )
-_LONE_WORD = re.compile(r"^[A-Za-z][\w.!-]*$")
+_LONE_WORD = re.compile(r"^[A-Za-z][\w.!:-]*$")
+# A Mozilla/x.y user agent whose first comment names no platform, or that has none.
+_MOZILLA_NO_PLATFORM = re.compile(
+    r"^Mozilla/[\d.]++(?: \((?![^)]*(?:" + _PLATFORM_WORDS.pattern + r"|;))[^)]*\)|(?! \()|$)"
+)
 _LEADING_PRODUCT = re.compile(r"[\w.!+-]+/\S")
 _BARE_PRODUCT = re.compile(r"^[\w.!-]+/[\w.+-]+$")
 
@@ -159,6 +164,8 @@ def weak_bot_shape(ua: str) -> str | None:
     Asked after the generic mail-app shapes: a lone word or a bare `name/version` with no
     platform is what HTTP libraries and scripts send; no browser or mail client does.
     """
+    if ua.startswith("Mozilla/") and _MOZILLA_NO_PLATFORM.match(ua):
+        return "a Mozilla/x.y user agent that names no platform, as no browser sends"
     if _PLATFORM_OR_BROWSER.search(ua):
         return None
     if _LONE_WORD.match(ua):

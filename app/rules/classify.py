@@ -119,6 +119,13 @@ def _judge(
         )
     if kind in PROXY_REASONS:
         return "human", kind, PROXY_REASONS[kind]
+    if kind == "mail_proxy":
+        return (
+            "human",
+            "mail_proxy",
+            f"{client.name}'s image proxy fetches when a person views the message; it hides "
+            "the device",
+        )
     if kind == "scanner":
         return "machine", "scanner", f"{client.name} is a mail security scanner's user agent"
     if match is not None and match.kind == "scanner":
@@ -142,6 +149,8 @@ def _judge(
             "when a person views the message",
         )
     if kind == "bot":
+        if client.evidence:
+            return "machine", "bot", f"A machine's user agent: {client.evidence}"
         name = f" ({client.name})" if client.name != "unknown" else ""
         return "machine", "bot", f"The user agent is a crawler or link-preview bot{name}"
     if not fetch.user_agent or not fetch.user_agent.strip():

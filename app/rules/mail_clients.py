@@ -20,9 +20,11 @@ from app.rules.bots import bot_evidence, tokens, weak_bot_shape, words
 
 GMAIL_PREFETCH_SUFFIX = "Edge/12.246 Mozilla/5.0"
 APPLE_MPP_USER_AGENT = "Mozilla/5.0"
-# How many distinct user agents' answers are kept: a few MB, and more than the distinct
-# user agents a campaign's opens bring in an hour.
-MEMO_SIZE = 65_536
+# How many distinct user agents' answers are kept (about 20 MB of typical ones, more than the
+# distinct user agents a campaign's opens bring in an hour), and the longest user agent kept:
+# the spool cuts user agents at 1,024 characters, so only hostile input is longer.
+MEMO_SIZE = 32_768
+MEMO_MAX_LENGTH = 1_024
 
 # Mail providers' image proxies, which fetch when a person views the message (research §2):
 # (the proxy's own token, kind, name). HEY's starts its user agent, in any case.
@@ -31,14 +33,24 @@ PROXY_RULES: tuple[tuple[str, str, str], ...] = (
     ("YahooMailProxy", "yahoo_proxy", "Yahoo Mail"),
     ("FastmailUA", "fastmail_proxy", "Fastmail"),
 )
-# Other mail apps' own image proxies name themselves "<App> image proxy" or "<App>ImageProxy"
-# (Superhuman's, for one); a search engine's or chat app's proxy is not a mail reader's.
+# Other mail services' and apps' own image proxies, which fetch when a person views the
+# message: a mail word and a proxy word in one user agent (RamblerMail's ImageProxy,
+# SeznamEmailProxy, "mail.ukr.net proxy" in device-detector's bots.yml), or a mail app's
+# "<App> image proxy" (Superhuman's, for one). A proxy checker is a bot, not a mail reader.
+MAIL_PROXY = re.compile(
+    r"\b([\w.]*?e?mail[\w.]*)"
+    r"(?:Proxy\b|[/\d. ]*\((?:in)?compatible; ImageProxy|[ \w.-]{0,20} proxy\))",
+    re.IGNORECASE,
+)
 MAIL_APP_PROXY = re.compile(
     r"\b(Superhuman|Proton ?Mail|Tuta(?:nota)?|Zoho ?Mail|Spark|Newton|Edison|Canary|"
     r"Mailspring|Front|Missive|Shortwave|Spike|Hiver|Mimestream)\b[\w ./-]{0,20}?"
     r"[ -]?(?:image[ -]?proxy|img-?proxy)",
     re.IGNORECASE,
 )
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
 # Mail-security scanners that name themselves (research §3), lower case.
 SCANNER_TOKENS = (("barracuda sentinel", "Barracuda Sentinel"), ("google-safety", "Google-Safety"))
 
@@ -48,9 +60,10 @@ V = r"(\d+(?:\.\d+)*)"
 # a user agent is searched only by the few rules whose product it mentions. Sources:
 # device-detector's regexes/client/pim.yml, uap-core's regexes.yaml, ua-parser-js's Emails
 # extension, browscap's Email Clients, vendors' pages (docs/judging.md).
+# Case-insensitive, as device-detector matches them: foxmail/, KMail/ and kontact/ are seen.
 CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str | None], ...] = (
     tuple(
-        (gates, re.compile(pattern), client, os, device)
+        (gates, re.compile(pattern, re.IGNORECASE), client, os, device)
         for gates, pattern, client, os, device in (
             (("outlook-ios",), rf"^Outlook-iOS/\S+ \({V}\)", "Outlook for iOS", "iOS", None),
             (("outlook-ios",), r"^Outlook-iOS/", "Outlook for iOS", "iOS", None),
@@ -103,7 +116,6 @@ CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str
             (("thunderbird",), rf"\bThunderbird(?:/{V})?\b", "Thunderbird", None, None),
             (("icedove",), rf"\bIcedove(?:/{V})?", "Thunderbird", None, None),
             (("shredder",), rf"\bShredder/{V}", "Thunderbird", None, None),
-            (("betterbird",), rf"\bBetterbird(?:/{V})?", "Betterbird", None, None),
             (("spicebird",), rf"\bSpicebird/{V}", "Spicebird", None, None),
             (("airmail",), rf"\bAirmail(?:[ /]{V})?", "Airmail", None, None),
             (("mailspring",), rf"\bMailspring/{V}", "Mailspring", None, None),
@@ -117,7 +129,7 @@ CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str
             (("postbox",), rf"\bPostbox[/ ]{V}", "Postbox", None, "desktop"),
             (
                 ("notes", "lotus-notes"),
-                rf"\b(?:Lotus-Notes|IBM Notes|HCL Notes)[/ ]{V}",
+                rf"\bLotus-Notes/{V}",
                 "HCL Notes",
                 None,
                 "desktop",
@@ -126,13 +138,6 @@ CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str
             (("kmail", "kmail2"), rf"\bkmail2?(?:/{V})?", "KMail", None, None),
             (("kontact",), rf"\bKontact(?:/{V})?", "Kontact", None, None),
             (("evolution",), rf"^Evolution(?:/{V})?", "Evolution", "Linux", "desktop"),
-            (("geary",), rf"^Geary(?:/{V})?", "Geary", "Linux", "desktop"),
-            (("claws", "claws-mail"), rf"\bClaws[ -]Mail(?:/{V})?", "Claws Mail", None, "desktop"),
-            (("sylpheed",), rf"\bSylpheed(?:/{V})?", "Sylpheed", None, "desktop"),
-            (("trojit",), rf"\bTrojit[aá](?:/{V})?", "Trojitá", None, "desktop"),
-            (("opera",), rf"^Opera Mail(?:/{V})?", "Opera Mail", None, "desktop"),
-            (("eudora",), rf"\bEudora(?:/{V})?", "Eudora", None, "desktop"),
-            (("incredimail",), rf"\bIncrediMail(?:/{V})?", "IncrediMail", "Windows", "desktop"),
             (("polymail",), rf"\bPolymail(?:/{V})?", "Polymail", None, None),
             (("sparkdesktop",), rf"\bSparkDesktop(?:/{V})?", "Spark", None, "desktop"),
             (("sparrow",), rf"\bSparrow(?:/{V})?", "Sparrow", None, None),
@@ -154,7 +159,6 @@ CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str
                 "desktop",
             ),
             (("foxmail",), rf"\bFoxmail/{V}", "Foxmail", None, None),
-            (("qqmail", "qqmailhd"), rf"\bQQMail(?:HD)?/{V}", "QQ Mail", None, None),
             (("daummail", "daummailapp"), rf"\bDaumMail(?:App)?/{V}", "Daum Mail", None, None),
             (("navermail", "navermailapp"), rf"\bNaverMail(?:App)?/{V}", "NAVER Mail", None, None),
             (
@@ -181,9 +185,6 @@ CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str
             (("yahoomobilemail",), r"^YahooMobileMail/", "Yahoo Mail", None, None),
             (("yahoo",), rf"^Yahoo%20Mail/{V} CFNetwork/", "Yahoo Mail", "iOS", None),
             (("android-gmail",), rf"^Android-Gmail/{V}", "Gmail", "Android", None),
-            (("mailrumail",), rf"\bMailRuMail(?:/{V})?", "Mail.ru Mail", None, None),
-            (("ru.mail.mailapp",), rf"\bru\.mail\.mailapp(?:/{V})?", "Mail.ru Mail", None, None),
-            (("yandexmail",), rf"\bYandexMail(?:/{V})?", "Yandex Mail", None, None),
             (("mailapp",), rf"\bmailapp/{V}", "MailApp", None, None),
             (("worxmail",), rf"\bWorxMail/{V}", "Citrix Secure Mail", None, None),
             (
@@ -363,9 +364,14 @@ def _app_token(ua: str) -> tuple[str, str | None] | None:
     return None
 
 
-@lru_cache(maxsize=MEMO_SIZE)
 def identify(user_agent: str) -> Client:
     """Return the client, version, OS, device and fetcher kind a user agent shows."""
+    if len(user_agent) <= MEMO_MAX_LENGTH:
+        return _memo(user_agent)
+    return _read(user_agent)
+
+
+def _read(user_agent: str) -> Client:
     ua = user_agent.strip()
     if ua == APPLE_MPP_USER_AGENT:
         return Client("Apple Mail", kind="apple_mpp")
@@ -379,10 +385,11 @@ def identify(user_agent: str) -> Client:
     lower = ua.lower()
     if lower.startswith("hey.com/imageproxy"):
         return Client("HEY", kind="hey_proxy")
-    if "proxy" in lower:
-        proxy = MAIL_APP_PROXY.search(ua)
+    if "proxy" in lower and "checker" not in lower:
+        proxy = MAIL_APP_PROXY.search(ua) or MAIL_PROXY.search(ua)
         if proxy:
-            return Client(_app_name(proxy.group(1)), kind="mail_proxy")
+            name = _CAMEL.sub(" ", _app_name(proxy.group(1))).replace("Email", "E-mail")
+            return Client(name.replace("mail.", "").strip(". ") or "unknown", kind="mail_proxy")
     for token, name in SCANNER_TOKENS:
         if token in lower:
             return Client(name, kind="scanner")
@@ -426,6 +433,11 @@ def identify(user_agent: str) -> Client:
     if platform.browser != "Other" and ua.startswith("Mozilla/"):
         return Client(platform.browser, platform.browser_version, os, device, "browser")
     return Client("unknown", None, os, device, "unknown")
+
+
+_memo = lru_cache(maxsize=MEMO_SIZE)(_read)
+identify.cache_clear = _memo.cache_clear  # type: ignore[attr-defined]
+identify.cache_info = _memo.cache_info  # type: ignore[attr-defined]
 
 
 def android_app(x_requested_with: str | None) -> str | None:
