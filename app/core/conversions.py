@@ -147,7 +147,8 @@ def conversion_numbers(campaign: dict, numbers: dict, rows: list[dict]) -> dict:
     attributed = total("click", "conversions")
     converted = total("click", "recipients")
     clickers = numbers.get("clickers") or 0
-    if numbers.get("delivered") is not None:
+    # Delivered messages are the base once the ESP's delivery events arrived (delivered > 0).
+    if numbers.get("delivered"):
         of, messages = "delivered", numbers["delivered"]
     else:
         of, messages = "tracked", numbers.get("tracked", numbers["sent"])
