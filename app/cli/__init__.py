@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, routes_command, run_command, shell_command
 
-from app.cli import campaigns, classify, db, keys, maintenance, privacy, users, worker
+from app.cli import campaigns, classify, db, ingest, keys, maintenance, privacy, users, worker
 
 
 def init_app(app: Flask) -> None:
@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         privacy.erase_command,
         users.users,
         worker.worker_command,
+        ingest.ingest_command,
         db.db,
     ):
         app.cli.add_command(command)
