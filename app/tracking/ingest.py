@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.tracking.lease import Lease
-from app.tracking.recorder import RETRY_SECONDS, _parse_lines, _remove_if_abandoned
+from app.tracking.recorder import RETRY_SECONDS, parse_lines, remove_if_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,11 @@ class Ingester:
                 if not busy:
                     stop.wait(self.poll_seconds)
             # What the web workers spooled up to now is stored before the lease goes.
-            while self.run_once():
-                pass
+            try:
+                while self.run_once():
+                    pass
+            except Exception:
+                log.exception("could not store the spools at exit; the next ingester will")
         finally:
             self.close()
 
@@ -94,7 +97,7 @@ class Ingester:
         for name in sorted(names):
             path = os.path.join(self.spool_dir, name)
             if name.endswith(".spool.new"):
-                _remove_if_abandoned(path)
+                remove_if_abandoned(path)
                 continue
             if not name.endswith(".spool"):
                 continue
@@ -111,7 +114,7 @@ class Ingester:
             data = os.pread(spool.fd, READ_BYTES, spool.offset)
             end = data.rfind(b"\n") + 1
             if end:
-                batch += _parse_lines(data[:end], path)
+                batch += parse_lines(data[:end], path)
             done = spool.finished and len(data) < READ_BYTES
             moves.append((name, path, spool, end, done))
         if batch:

@@ -344,7 +344,7 @@ class Recorder:
             data = spool.read()
         end = data.rfind(b"\n") + 1
         if end:
-            self.store_batch(_parse_lines(data[:end], path))
+            self.store_batch(parse_lines(data[:end], path))
         return end
 
     def replay_orphans(self) -> int:
@@ -362,7 +362,7 @@ class Recorder:
         for name in names:
             path = os.path.join(self.spool_dir, name)
             if name.endswith(".spool.new"):
-                _remove_if_abandoned(path)
+                remove_if_abandoned(path)
             if not name.endswith(".spool") or path == self._path:
                 continue
             try:
@@ -384,7 +384,7 @@ class Recorder:
         return replayed
 
 
-def _remove_if_abandoned(path: str) -> None:
+def remove_if_abandoned(path: str) -> None:
     """Remove a new spool file that its process never got to name (it died in between).
 
     Only an old one: a process names its new file microseconds after creating it.
@@ -396,7 +396,8 @@ def _remove_if_abandoned(path: str) -> None:
         pass
 
 
-def _parse_lines(data: bytes, path: str) -> list[list]:
+def parse_lines(data: bytes, path: str) -> list[list]:
+    """Return the spool lines of whole-line bytes read from path, skipping unreadable ones."""
     batch = []
     for line in data.splitlines():
         try:
