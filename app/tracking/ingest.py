@@ -54,6 +54,7 @@ class Ingester:
         self.lease = Lease(spool_dir)
         self.files: dict[str, SpoolFile] = {}
         self.stored = 0
+        self.rounds = 0
 
     def run(self, stop: threading.Event, ready: Callable[[], None] | None = None) -> None:
         """Take the lease, then store spooled lines until stop is set and nothing is left."""
@@ -120,6 +121,7 @@ class Ingester:
         if batch:
             self.store_batch(batch)
             self.stored += len(batch)
+            self.rounds += 1
         for name, path, spool, end, done in moves:
             spool.offset += end
             if done:
