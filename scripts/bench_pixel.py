@@ -1,29 +1,38 @@
 #!/usr/bin/env python3
-"""Load-test the recording pixel against bare GIF endpoints, and check that no open is lost.
+"""Load-test the recording pixel against a bare Flask GIF route, in three user-agent modes.
 
 Usage:
-    .venv/bin/python scripts/bench_pixel.py [--seconds 10] [--warmup 2] [--workers 4]
-        [--concurrency 200] [--messages 1000] [--procs 2] [--networks 64] [--keep-alive]
-        [--database postgresql://...]
+    .venv/bin/python scripts/bench_pixel.py [--seconds 5] [--warmup 2] [--workers 4]
+        [--concurrency 64] [--messages 1000] [--procs 2] [--networks 64] [--keep-alive]
+        [--modes one,mix,unique] [--no-ingest] [--database postgresql://...]
 
-Starts Opentrack under gunicorn with the Procfile's command line (a free port, a temp instance
-folder) and injects --messages messages. Then --procs separate load processes (a selector loop
-on non-blocking sockets each, --concurrency connections in all, from --networks loopback /24s)
-fetch random pixel URLs with real mail clients' user agents: a --warmup run while the workers
-are cold, the measured run of --seconds, and then for as long each of the two bare endpoints
-that only return the GIF: /bare.gif, a plain Flask route (the baseline of the target: the
-recording pixel at >= 0.7 of its throughput), and /ping.gif, answered by the same WSGI fast
-path as the pixel before Flask (the stricter baseline, shown too). Gunicorn's sync
-workers close the connection after every response whatever the client asks, so by default each
-request opens a new connection and says `Connection: close`; --keep-alive asks to reuse them.
+Starts Opentrack as the Procfile does (gunicorn with its `web:` command on a free port and the
+`ingest:` line beside it; --no-ingest leaves the ingester out, so that each web worker stores
+its own spool) on a temp instance folder, and injects --messages messages per mode. Then --procs
+separate load processes (a selector loop on non-blocking sockets each, --concurrency connections
+in all, from --networks loopback /24s) fetch random pixel URLs, each mode into a campaign of its
+own:
 
-Requests in flight at the deadline are finished and counted. After the pixel runs it waits for
-the writers, stops gunicorn with SIGTERM, runs `opentrack flush` and compares the campaign's
-stored opens with the 200s answered for valid tokens. Exits 1 when an event is lost, a request
-failed or anything but 200 came back.
+- `one`: one user agent on every request (Apple Mail on iOS);
+- `mix`: 5,000 distinct user agents, made from templates of Apple Mail (iOS, iPadOS, macOS),
+  Apple's proxy, Outlook (Windows, Mac, iOS), Gmail's and Yahoo's image proxies, Thunderbird,
+  and Chrome on Android and Windows, with varied versions, weighted roughly as mail opens are;
+- `unique`: the same templates with a build number never used before on every request.
+
+Before and after the modes, the same load on `/bare.gif`, a plain Flask route answering the
+same GIF under the same gunicorn (the baseline; their mean is used). For each mode it prints
+req/s over the baseline's (target >= 1.2 for `one` and `mix`, >= 1.0 for `unique`), p99 latency
+(target < 20 ms at 64 connections), and how long after the load's end the backlog (fetches
+answered but not yet stored) took to empty (target < 5 s). At the end it stops the server with
+SIGTERM, runs `opentrack flush`, and compares each mode's stored opens with its 200s: `lost`
+must be 0. Gunicorn's sync workers close the connection after every response whatever the client
+asks, so by default each request opens a new connection and says `Connection: close`;
+--keep-alive asks to reuse them. Exits 1 when an open is lost, a request failed or anything but
+200 came back.
 """
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import os
@@ -40,18 +49,143 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-USER_AGENTS = [
-    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
-    "Mozilla/5.0",  # Apple Mail Privacy Protection
-    "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148",
-    "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36",
-]
 # Requests still unanswered this long after the end of a run count as failures.
 GRACE_SECONDS = 60
+MODES = ("one", "mix", "unique")
+MIX_SIZE = 5000
+ONE_AGENT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+ANDROID_MODELS = ["SM-G991B", "SM-A536B", "Pixel 7", "Pixel 8 Pro", "moto g(60)", "K", "2201116SG"]
+
+
+def _build(rng: random.Random, unique: int | None, low: int, high: int) -> int:
+    return rng.randrange(low, high) if unique is None else unique
+
+
+def _apple_build(rng: random.Random, unique: int | None) -> str:
+    if unique is None:
+        return f"{rng.randrange(15, 22)}{rng.choice('ABCDEFGH')}{rng.randrange(5, 400)}"
+    return f"{15 + unique % 7}{'ABCDEFGH'[unique // 7 % 8]}{unique // 56}"
+
+
+# (weight, template): each returns a user agent; `unique` puts a never-seen build number in it.
+FAMILIES = [
+    (
+        24,
+        lambda r, u: (
+            f"Mozilla/5.0 (iPhone; CPU iPhone OS {r.randrange(14, 19)}_{r.randrange(0, 8)} like "
+            f"Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/{_apple_build(r, u)}"
+        ),
+    ),
+    (
+        4,
+        lambda r, u: (
+            f"Mozilla/5.0 (iPad; CPU OS {r.randrange(14, 19)}_{r.randrange(0, 8)} like Mac OS X) "
+            f"AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/{_apple_build(r, u)}"
+        ),
+    ),
+    (
+        10,
+        lambda r, u: (
+            f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_{r.randrange(0, 8)}) AppleWebKit/"
+            f"{_build(r, u, 600, 620)}.{r.randrange(1, 9)}.{r.randrange(1, 40)} "
+            "(KHTML, like Gecko)"
+        ),
+    ),
+    (12, lambda r, u: "Mozilla/5.0" if u is None else f"Mozilla/5.0 (Apple {u})"),
+    (
+        14,
+        lambda r, u: (
+            f"Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0."
+            f"{_build(r, u, 10000, 18500)}; Pro)"
+        ),
+    ),
+    (
+        3,
+        lambda r, u: (
+            f"Outlook-iOS/709.{_build(r, u, 2000000, 3000000)}.prod.iphone "
+            f"(4.{r.randrange(2300, 2450)}.0)"
+        ),
+    ),
+    (
+        2,
+        lambda r, u: (
+            f"Microsoft Outlook/16.{r.randrange(60, 90)}.{_build(r, u, 20000, 25000)} (Macintosh)"
+        ),
+    ),
+    (
+        14,
+        lambda r, u: (
+            "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com "
+            "GoogleImageProxy)" + ("" if u is None else f" {u}")
+        ),
+    ),
+    (
+        2,
+        lambda r, u: (
+            "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+            + ("" if u is None else f" {u}")
+        ),
+    ),
+    (
+        4,
+        lambda r, u: (
+            f"Mozilla/5.0 ({r.choice(['Windows NT 10.0; Win64; x64', 'X11; Linux x86_64'])}; "
+            f"rv:{(v := r.randrange(91, 129))}.0) Gecko/20100101 Thunderbird/{v}.{r.randrange(9)}"
+            f".{_build(r, u, 0, 12)}"
+        ),
+    ),
+    (
+        6,
+        lambda r, u: (
+            f"Mozilla/5.0 (Linux; Android {r.randrange(9, 15)}; {r.choice(ANDROID_MODELS)}) "
+            f"AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{r.randrange(100, 131)}.0."
+            f"{_build(r, u, 4000, 6800)}.{r.randrange(40, 200)} Mobile Safari/537.36"
+        ),
+    ),
+    (
+        5,
+        lambda r, u: (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            f"Chrome/{r.randrange(100, 131)}.0.{_build(r, u, 4000, 6800)}.{r.randrange(40, 200)}"
+            " Safari/537.36"
+        ),
+    ),
+]
+
+
+def user_agent(rng: random.Random, unique: int | None = None) -> str:
+    """Return a user agent of a family drawn by weight; with unique, one never made before."""
+    (template,) = rng.choices([t for _, t in FAMILIES], [w for w, _ in FAMILIES])
+    return template(rng, unique)
+
+
+def agent_mix(size: int = MIX_SIZE, seed: int = 5) -> list[str]:
+    """Return size distinct user agents drawn from the families (the `mix` mode's pool)."""
+    rng, agents = random.Random(seed), {}
+    while len(agents) < size:
+        agents.setdefault(user_agent(rng), None)
+    return list(agents)
+
+
+class Agents:
+    """The user agents of one load process in one mode."""
+
+    def __init__(self, mode: str, pool: list[str], offset: int, step: int):
+        self.mode, self.pool = mode, pool
+        self.rng = random.Random(offset)
+        # Builds from 10**7 up, interleaved across load processes: never seen in any mode.
+        self.serial = itertools.count(10**7 + offset, step)
+
+    def next(self) -> str:
+        """Return the user agent of the next request."""
+        if self.mode == "one":
+            return ONE_AGENT
+        if self.mode == "mix":
+            return self.rng.choice(self.pool)
+        return user_agent(self.rng, next(self.serial))
 
 
 class Connection:
@@ -115,8 +249,8 @@ class Connection:
 class Load:
     """One load process: many connections on one selector, no threads."""
 
-    def __init__(self, paths, port, keep_alive, networks):
-        self.paths, self.port, self.keep_alive = paths, port, keep_alive
+    def __init__(self, paths, port, keep_alive, networks, agents: Agents):
+        self.paths, self.port, self.keep_alive, self.agents = paths, port, keep_alive, agents
         # Loopback addresses in different /24s: the app tells clients' networks apart.
         self.sources = [f"127.0.{i}.1" for i in range(networks)]
         self.selector = selectors.DefaultSelector()
@@ -126,10 +260,10 @@ class Load:
         self.running = True
 
     def request(self) -> bytes:
-        """Return the bytes of a request for a random path with a random user agent."""
+        """Return the bytes of a request for a random path with the mode's next user agent."""
         return (
             f"GET {random.choice(self.paths)} HTTP/1.1\r\nHost: {benchlib.HOST}:{self.port}\r\n"
-            f"User-Agent: {random.choice(USER_AGENTS)}\r\nAccept: image/*\r\n"
+            f"User-Agent: {self.agents.next()}\r\nAccept: image/*\r\n"
             f"Connection: {'keep-alive' if self.keep_alive else 'close'}\r\n\r\n"
         ).encode()
 
@@ -177,10 +311,10 @@ class Load:
             conn.close()
 
 
-def load(paths, port, connections, start_at, seconds, keep_alive, networks) -> dict:
+def load(paths, port, connections, start_at, seconds, keep_alive, networks, agents) -> dict:
     """Run `connections` clients in this process; return their counts and latencies."""
     time.sleep(max(0.0, start_at - time.time()))
-    runner = Load(paths, port, keep_alive, networks)
+    runner = Load(paths, port, keep_alive, networks, agents)
     before = resource.getrusage(resource.RUSAGE_SELF)
     elapsed = runner.run(connections, seconds)
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -193,14 +327,24 @@ def load(paths, port, connections, start_at, seconds, keep_alive, networks) -> d
     }
 
 
-def run_phase(pool, server, paths, seconds: float, args) -> dict:
+def run_phase(pool, server, paths, seconds: float, args, mode: str, mix: list[str]) -> dict:
     """Drive paths from the load processes for some seconds; return the merged results."""
     procs = args.procs
     share = [args.concurrency // procs + (i < args.concurrency % procs) for i in range(procs)]
     start_at = time.time() + 1.0  # lets every load process get ready before the clock runs
+    salt = random.randrange(1_000_000)
     jobs = [
-        (paths, server.port, n, start_at, seconds, args.keep_alive, args.networks)
-        for n in share
+        (
+            paths,
+            server.port,
+            n,
+            start_at,
+            seconds,
+            args.keep_alive,
+            args.networks,
+            Agents(mode, mix if mode == "mix" else [], i + salt * procs, procs),
+        )
+        for i, n in enumerate(share)
         if n
     ]
     cpu_before = server.cpu_seconds()
@@ -212,41 +356,30 @@ def run_phase(pool, server, paths, seconds: float, args) -> dict:
         phase["client_cpu"] += part["cpu"]
         for status, n in part["statuses"].items():
             phase["statuses"][status] = phase["statuses"].get(status, 0) + n
+    phase["ended"] = time.monotonic()
     phase["latencies"].sort()
     phase["rps"] = len(phase["latencies"]) / max(part["elapsed"] for part in parts)
     phase["failed"] = phase["errors"] + sum(
         n for status, n in phase["statuses"].items() if status != 200
     )
-    phase["cpu_before"] = cpu_before
+    phase["cpu"] = server.cpu_seconds() - cpu_before
     return phase
 
 
-def table_row(name: str, phase: dict) -> list:
-    """Return the summary table row of a phase."""
-    lat, count = phase["latencies"], max(len(phase["latencies"]), 1)
-    return [
-        name,
-        len(lat),
-        f"{phase['rps']:,.0f}",
-        f"{benchlib.percentile(lat, 0.50) * 1000:.1f}",
-        f"{benchlib.percentile(lat, 0.99) * 1000:.1f}",
-        f"{phase['server_cpu'] / count * 1000:.3f}",
-        f"{phase['client_cpu'] / count * 1000:.3f}",
-        phase["failed"],
-    ]
+def wait_for_backlog(server, campaign: str, expected: int, since: float) -> tuple[int, float]:
+    """Poll the campaign's total_opens until it reaches expected or stops moving (max 60 s).
 
-
-def wait_for_writers(server, campaign: str, expected: int) -> int:
-    """Poll the campaign's total_opens until it reaches expected or stops moving (max 30 s)."""
-    stored, last_change, deadline = -1, time.monotonic(), time.monotonic() + 30
-    while time.monotonic() < deadline and time.monotonic() - last_change < 3:
+    Returns what was stored and the seconds from the load's end (since) to the last change.
+    """
+    stored, changed, deadline = -1, time.monotonic(), time.monotonic() + 60
+    while time.monotonic() < deadline and time.monotonic() - changed < 5:
         now = server.api("GET", f"/campaigns/{campaign}/stats")["total_opens"]
         if now != stored:
-            stored, last_change = now, time.monotonic()
+            stored, changed = now, time.monotonic()
         if stored >= expected:
             break
-        time.sleep(0.2)
-    return stored
+        time.sleep(0.05)
+    return stored, max(0.0, changed - since)
 
 
 def inject(server, campaign: str, count: int) -> list[str]:
@@ -261,15 +394,42 @@ def inject(server, campaign: str, count: int) -> list[str]:
     return paths
 
 
+def table_row(name: str, phase: dict, bare_rps: float | None) -> list:
+    """Return the summary table row of a phase."""
+    lat, count = phase["latencies"], max(len(phase["latencies"]), 1)
+    pixel = "lost" in phase
+    return [
+        name,
+        len(lat),
+        f"{phase['rps']:,.0f}",
+        f"{phase['rps'] / bare_rps:.2f}" if pixel and bare_rps else "",
+        f"{benchlib.percentile(lat, 0.50) * 1000:.1f}",
+        f"{benchlib.percentile(lat, 0.99) * 1000:.1f}",
+        f"{phase['cpu'] / count * 1000:.3f}",
+        phase["failed"],
+        phase["lost"] if pixel else "",
+        f"{phase['drain']:.1f}" if pixel else "",
+    ]
+
+
+TARGETS = {"one": 1.2, "mix": 1.2, "unique": 1.0}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each run")
     parser.add_argument("--warmup", type=float, default=2.0, help="pixel run before measuring")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--concurrency", type=int, default=200, help="concurrent connections")
-    parser.add_argument("--messages", type=int, default=1000, help="messages to inject")
+    parser.add_argument("--concurrency", type=int, default=64, help="concurrent connections")
+    parser.add_argument("--messages", type=int, default=1000, help="messages to inject per mode")
     parser.add_argument("--procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--keep-alive", action="store_true", help="ask to reuse connections")
+    parser.add_argument("--modes", default=",".join(MODES), help="user-agent modes to run")
+    parser.add_argument(
+        "--no-ingest",
+        action="store_true",
+        help="run without the Procfile's ingest process: each web worker stores its own spool",
+    )
     parser.add_argument(
         "--database",
         help="store in this database instead of a fresh SQLite file: a postgresql:// URL of an "
@@ -279,6 +439,9 @@ def main() -> int:
         "--networks", type=int, default=64, help="client /24 networks (127.0.N.1), 1-250"
     )
     args = parser.parse_args()
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if not modes or set(modes) - set(MODES):
+        parser.error(f"--modes takes a comma-separated list of {', '.join(MODES)}")
     if not (0 < args.seconds <= 3600 and 0 <= args.warmup <= 600):
         parser.error("--seconds must be in (0, 3600] and --warmup in [0, 600]")
     if min(args.workers, args.concurrency, args.procs, args.messages, args.networks) < 1:
@@ -286,7 +449,6 @@ def main() -> int:
     if args.procs > 64 or args.networks > 250:
         parser.error("--procs must be <= 64 and --networks <= 250")
     benchlib.raise_on_sigterm()
-    campaign, phases = "bench", {}
     env = {}
     if args.database:
         env = {
@@ -294,47 +456,53 @@ def main() -> int:
             "OPENTRACK_SECRET_KEYS": os.environ.get("OPENTRACK_SECRET_KEYS")
             or secrets.token_hex(16),
         }
-    with benchlib.Server(args.workers, env) as server:
+    mix = agent_mix()
+    beside = () if args.no_ingest else ("ingest",)
+    phases, campaigns = {}, {}
+    with benchlib.Server(args.workers, env, beside=beside) as server:
         print("database:", "PostgreSQL" if args.database else "SQLite")
         print("gunicorn:", " ".join(benchlib.procfile_command(server.port, args.workers)))
-        paths = inject(server, campaign, args.messages)
+        print("beside it:", ", ".join(beside) or "nothing (each web worker stores its spool)")
+        paths = {mode: inject(server, f"bench-{mode}", args.messages) for mode in modes}
+        warm = inject(server, "bench-warmup", args.messages) if args.warmup else []
         print(
-            f"injected {len(paths)} messages; {args.concurrency} connections from "
+            f"injected {args.messages} messages per mode; {args.concurrency} connections from "
             f"{args.procs} load processes in {args.networks} /24 networks; "
-            f"keep-alive asked: {args.keep_alive}"
+            f"keep-alive asked: {args.keep_alive}; mix of {len(mix)} distinct user agents"
         )
-        runs = [("pixel, warm-up (cold workers)", paths, args.warmup)] if args.warmup else []
-        runs += [("pixel `/o/<token>.gif`", paths, args.seconds)]
         with multiprocessing.get_context("spawn").Pool(args.procs) as pool:
-            for name, run_paths, seconds in runs:
-                phases[name] = run_phase(pool, server, run_paths, seconds, args)
-            answered = sum(phase["statuses"].get(200, 0) for phase in phases.values())
-            before_stop = wait_for_writers(server, campaign, answered)
-            # Each run's server CPU lasts until the next run starts; the writers' work after the
-            # last pixel run counts towards it.
-            marks = [phase["cpu_before"] for phase in phases.values()]
-            for phase, end in zip(phases.values(), [*marks[1:], server.cpu_seconds()], strict=True):
-                phase["server_cpu"] = end - phase["cpu_before"]
-            phases["bare Flask route `/bare.gif`"] = bare = run_phase(
-                pool, server, ["/bare.gif"], args.seconds, args
-            )
-            bare["server_cpu"] = server.cpu_seconds() - bare["cpu_before"]
-            phases["bare WSGI fast path `/ping.gif`"] = ping = run_phase(
-                pool, server, ["/ping.gif"], args.seconds, args
-            )
-            ping["server_cpu"] = server.cpu_seconds() - ping["cpu_before"]
+            if warm:
+                phase = run_phase(pool, server, warm, args.warmup, args, "mix", mix)
+                wait_for_backlog(server, "bench-warmup", phase["statuses"].get(200, 0), 0)
+            bare = [run_phase(pool, server, ["/bare.gif"], args.seconds, args, "mix", mix)]
+            for mode in modes:
+                phase = phases[f"pixel, {mode} UA"] = run_phase(
+                    pool, server, paths[mode], args.seconds, args, mode, mix
+                )
+                campaigns[mode] = phase
+                answered = phase["statuses"].get(200, 0)
+                phase["stored_live"], phase["drain"] = wait_for_backlog(
+                    server, f"bench-{mode}", answered, phase["ended"]
+                )
+            bare.append(run_phase(pool, server, ["/bare.gif"], args.seconds, args, "mix", mix))
         exit_code = server.stop()
         flushed = server.cli("flush").stderr.strip()
-        stored = json.loads(server.cli("stats", campaign, "--json").stdout)["total_opens"]
+        for mode, phase in campaigns.items():
+            stats = json.loads(server.cli("stats", f"bench-{mode}", "--json").stdout)
+            answered = phase["statuses"].get(200, 0)
+            phase["stored"] = stats["total_opens"]
+            phase["lost"] = max(0, answered - phase["stored"])
 
-    pixel = phases["pixel `/o/<token>.gif`"]
-    failed = sum(phase["failed"] for phase in phases.values())
-    lost, unconfirmed = max(0, answered - stored), max(0, stored - answered)
+    bare_rps = sum(phase["rps"] for phase in bare) / len(bare)
+    phases["bare Flask `/bare.gif`, before"], phases["bare Flask `/bare.gif`, after"] = bare
     for name, phase in phases.items():
         print(f"{name}: statuses {phase['statuses']}, connection errors {phase['errors']}")
     print(f"gunicorn exit code after SIGTERM: {exit_code}; opentrack flush: {flushed}")
-    print(f"stored events: {before_stop} before SIGTERM, {stored} after stop and flush")
-    print(f"200s for valid tokens: {answered}; lost: {lost}; stored without a 200: {unconfirmed}")
+    for mode, phase in campaigns.items():
+        print(
+            f"{mode}: 200s for valid tokens {phase['statuses'].get(200, 0)}, stored "
+            f"{phase['stored_live']} before SIGTERM and {phase['stored']} after stop and flush"
+        )
     print(
         f"\n{args.workers} sync workers, {args.concurrency} concurrent connections, "
         f"{args.seconds:g} s per run, {os.cpu_count()} CPUs shared with the load generator\n"
@@ -343,19 +511,29 @@ def main() -> int:
         "run",
         "requests",
         "req/s",
+        "/ bare",
         "p50 ms",
         "p99 ms",
         "server CPU ms/req",
-        "client CPU ms/req",
         "failed",
+        "lost",
+        "backlog s",
     ]
-    benchlib.print_table(headers, [table_row(name, phase) for name, phase in phases.items()])
-    print(
-        f"\npixel / bare Flask route: {pixel['rps'] / bare['rps']:.2f} (req/s; the target is "
-        f">= 0.7); pixel / bare WSGI ping: {pixel['rps'] / ping['rps']:.2f}; "
-        f"200s for valid tokens {answered}, stored {stored}, lost {lost}, failed {failed}"
-    )
-    return 1 if lost or failed else 0
+    benchlib.print_table(headers, [table_row(n, p, bare_rps) for n, p in phases.items()])
+    print()
+    ok = True
+    for mode, phase in campaigns.items():
+        ratio = phase["rps"] / bare_rps
+        p99 = benchlib.percentile(phase["latencies"], 0.99) * 1000
+        met = ratio >= TARGETS[mode] and p99 < 20 and phase["drain"] < 5 and not phase["lost"]
+        print(
+            f"{mode:>6} UA: pixel / bare Flask {ratio:.2f} (target >= {TARGETS[mode]}), p99 "
+            f"{p99:.1f} ms (< 20), lost {phase['lost']} (0), backlog empty after "
+            f"{phase['drain']:.1f} s (< 5): {'met' if met else 'NOT met'}"
+        )
+        ok = ok and not phase["lost"]
+    failed = sum(phase["failed"] for phase in phases.values())
+    return 0 if ok and not failed else 1
 
 
 if __name__ == "__main__":

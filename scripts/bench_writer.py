@@ -8,12 +8,16 @@ Registers 2,000 messages, then hands the writer batches of --batch spool lines (
 user agents of tests/data/user_agents.tsv, many IPs) as the recorder does, and times them in the
 same run against a baseline that only classifies the same lines without storing them (both
 with the parsers' caches warm: a few hundred user agents, seen again and again). Prints
-events/s for both and the share of the writer's time the store takes. With --database (a
-postgresql:// URL of an empty database), stores there; otherwise in a fresh SQLite file.
+events/s for both and the share of the writer's time the store takes. Then the same number of
+new lines, written to four spool files as four web workers would, are stored by the ingester
+(`opentrack ingest`'s loop: reading the files, one batch per round, the same writer), to show
+what reading spools costs on top. With --database (a postgresql:// URL of an empty database),
+stores there; otherwise in a fresh SQLite file.
 """
 
 import argparse
 import csv
+import json
 import os
 import random
 import sys
@@ -28,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from app.rules.bursts import BurstTracker  # noqa: E402
 from app.rules.classify import Fetch, classify  # noqa: E402
 from app.store import Store  # noqa: E402
+from app.tracking.ingest import Ingester  # noqa: E402
 from app.tracking.writer import record_fetches  # noqa: E402
 
 
@@ -86,13 +91,33 @@ def main() -> None:
     started = time.perf_counter()
     stored = sum(record_fetches(store, batch, None, 60.0, tracker) for batch in batches)
     writer = time.perf_counter() - started
-    store.close()
     assert stored == args.events, (stored, args.events)
+
+    spool = tempfile.mkdtemp()
+    files = [open(os.path.join(spool, f"{n}-bench.spool"), "w") for n in range(4)]  # noqa: SIM115
+    for n, line in enumerate(lines):
+        line[0] = uuid.uuid4().hex
+        files[n % 4].write(json.dumps(line, separators=(",", ":")) + "\n")
+    for file in files:
+        file.close()
+    host_tracker = BurstTracker()
+    ingester = Ingester(spool, lambda batch: record_fetches(store, batch, None, 60.0, host_tracker))
+    started = time.perf_counter()
+    while ingester.run_once():
+        pass
+    ingest = time.perf_counter() - started
+    ingester.close()
+    assert ingester.stored == args.events, (ingester.stored, args.events)
+    store.close()
     engine = "PostgreSQL" if database.startswith("postgresql://") else "SQLite"
     print(f"{engine}: {args.events} events in batches of {args.batch}")
     print(f"  classify only (baseline): {args.events / judge_only:10,.0f} events/s")
     print(f"  writer (classify + store): {args.events / writer:10,.0f} events/s")
     print(f"  the store's share of the writer's time: {1 - judge_only / writer:.0%}")
+    print(
+        f"  ingester (4 spool files, {ingester.stored // max(1, ingester.rounds)} lines a "
+        f"batch): {args.events / ingest:10,.0f} events/s"
+    )
 
 
 if __name__ == "__main__":

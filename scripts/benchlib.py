@@ -84,8 +84,11 @@ class PortTaken(Exception):
 class Server:
     """Opentrack under gunicorn as the Procfile runs it, on a temp instance; a context manager."""
 
-    def __init__(self, workers: int = 4, env: dict | None = None):
+    def __init__(self, workers: int = 4, env: dict | None = None, beside: tuple[str, ...] = ()):
         self.workers = workers
+        # Other Procfile lines (such as "ingest") run beside gunicorn, started and stopped with it.
+        self.beside = beside
+        self.others: list[subprocess.Popen] = []
         self.port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="opentrack-bench-")
         self.env = {
@@ -152,6 +155,19 @@ class Server:
         else:
             raise SystemExit(f"gunicorn did not answer within 60 s:\n{self.log_tail()}")
         self.key = self.cli("keys", "create", "bench").stdout.strip()
+        for name in self.beside:
+            command = procfile_line(name, self.port)
+            command[0] = str(BIN / command[0])
+            self.others.append(
+                subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=self.log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """Run an `opentrack` command on this instance and return its result."""
@@ -188,7 +204,23 @@ class Server:
         return json.loads(data)
 
     def stop(self) -> int | None:
-        """Stop gunicorn gracefully (SIGTERM), killing it after 30 s; return its exit code."""
+        """Stop gunicorn gracefully (SIGTERM), killing it after 30 s; return its exit code.
+
+        The processes beside it stop after it, so that they store what its workers left.
+        """
+        try:
+            return self._stop_gunicorn()
+        finally:
+            for other in self.others:
+                if other.poll() is None:
+                    other.send_signal(signal.SIGTERM)
+                    try:
+                        other.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        other.kill()
+                        other.wait()
+
+    def _stop_gunicorn(self) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc and self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
@@ -209,7 +241,8 @@ class Server:
         except OSError:  # not Linux, or a kernel without that file
             return float("nan")
         ticks = 0
-        for each in [pid, *children]:
+        others = [other.pid for other in self.others if other.poll() is None]
+        for each in [pid, *children, *others]:
             try:
                 fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:

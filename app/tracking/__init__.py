@@ -5,6 +5,7 @@ token check and one append), the opt-out page, and the plain Flask GIF route the
 measure the pixel against.
 """
 
+import os
 from collections.abc import Mapping
 
 from flask import Flask
@@ -22,9 +23,9 @@ from app.tracking.recorder import Recorder
 from app.tracking.writer import Writer
 
 
-def make_recorder(config: Mapping, instance_path: str, store: Store) -> Recorder:
-    """Return this process's recorder, whose writer classifies and stores spooled fetches."""
-    writer = Writer(
+def make_writer(config: Mapping, instance_path: str, store: Store) -> Writer:
+    """Return a writer that classifies and stores spooled lines with the app's settings."""
+    return Writer(
         store,
         networks=lambda: networks_for(instance_path, config),
         scanner_window_seconds=lambda: float(config["SCANNER_WINDOW_SECONDS"]),
@@ -32,6 +33,11 @@ def make_recorder(config: Mapping, instance_path: str, store: Store) -> Recorder
             ip=str(config["STORE_IP"]), user_agent=str(config["STORE_USER_AGENT"])
         ),
     )
+
+
+def make_recorder(config: Mapping, instance_path: str, store: Store) -> Recorder:
+    """Return this process's recorder, whose writer classifies and stores spooled fetches."""
+    writer = make_writer(config, instance_path, store)
     return Recorder(
         config["SPOOL_DIR"],
         writer.store_batch,
@@ -65,6 +71,15 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.register_blueprint(optout.bp)
     app.add_url_rule("/bare.gif", "bare_gif", bare_gif)
+    if served_by_gunicorn():
+        # At once, not at the first fetch: with no ingester running, the spools a killed
+        # server left behind are stored within seconds of a restart even with no traffic.
+        opentrack.recorder.start()
+
+
+def served_by_gunicorn() -> bool:
+    """Return whether this process is a gunicorn worker (its arbiter sets SERVER_SOFTWARE)."""
+    return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
 
 
 def bare_gif():

@@ -1,12 +1,17 @@
 """Keep every pixel fetch durably at once, and move fetches into the store in batches.
 
 The pixel view only appends one line per fetch to this process's spool file (a few
-microseconds, no lock on the database); a writer thread classifies the new lines and stores
-them a batch per transaction. A spool line is removed only after its batch has committed, and
-every line carries a unique key, so a crash or a locked database delays events but never loses
-or doubles them: spool files left by a dead process are replayed by the next one.
+microseconds, no lock on the database). While an ingester holds the folder's lease
+(``opentrack ingest``, see ``lease.py``) it stores every spool file of the folder; while none
+does, this process's writer thread classifies its own new lines and stores them a batch per
+transaction. A spool line is removed only after its batch has committed, and every line carries
+a unique key, so a crash or a locked database delays events but never loses or doubles them:
+spool files left by a dead process are replayed by the ingester or the next process. When the
+spool cannot be written (a full disk, an I/O error), fetches wait in a bounded queue in memory
+and go to the spool as soon as it takes them again.
 """
 
+import errno
 import fcntl
 import json
 import logging
@@ -14,8 +19,11 @@ import os
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
+from itertools import islice
+
+from app.tracking.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,11 @@ ABANDONED_SECONDS = 60.0
 ORPHAN_SCAN_SECONDS = 5.0
 # After a failed write to the store, wait this long before the next try (doubling, capped).
 RETRY_SECONDS = (0.1, 5.0)
+# Fetches kept in memory while the spool cannot be written: about 300 bytes each, so at most
+# some 30 MB. Past that a fetch is answered and counted, not kept.
+MEMORY_LINES = 100_000
+# Lines written back to the spool in one write once it takes them again.
+REWRITE_LINES = 256
 
 
 class Recorder:
@@ -40,12 +53,15 @@ class Recorder:
         store_batch: Callable[[list[list]], None],
         store_counts: Callable[[dict[str, int]], None],
         flush_seconds: float = 0.05,
+        memory_lines: int = MEMORY_LINES,
     ):
         self.spool_dir = spool_dir
         self.store_batch = store_batch
         self.store_counts = store_counts
         self.counts: Counter = Counter()
         self.flush_seconds = flush_seconds
+        self.memory_lines = memory_lines
+        self.lease = Lease(spool_dir)
         # Held only to append a line or to empty the file: never while the store is written.
         self._lock = threading.Lock()
         # One batch at a time goes to the store, whichever thread (writer, flush) sends it.
@@ -55,19 +71,37 @@ class Recorder:
         self._fd = None
         self._path = None
         self._offset = 0
+        self._size = 0
         self._thread = None
         self._stopping = False
         self._last_orphan_scan = 0.0
         self._opened_at = 0.0
+        # Lines the spool would not take yet, oldest first, and since when (monotonic).
+        self._memory: deque[bytes] = deque()
+        self._degraded_since: float | None = None
+        self._degraded_counted = 0.0
+
+    def start(self) -> None:
+        """Open this process's spool and start its writer thread, if not done yet."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._start()
 
     def append(self, facts: list) -> None:
-        """Keep one fetch durably in the spool and wake the writer."""
+        """Keep one fetch durably in the spool (in memory while it cannot be written)."""
         line = (json.dumps(facts, separators=(",", ":")) + "\n").encode()
         with self._lock:
             if self._pid != os.getpid():
                 self._start()
-            # O_APPEND writes of one line are atomic; the kernel holds them if we crash.
-            os.write(self._fd, line)
+            if self._memory or self._fd is None:
+                # Behind what waits in memory, so that lines reach the spool in order.
+                self._keep_in_memory(line)
+            else:
+                try:
+                    self._write(line)
+                except OSError as error:
+                    self._degrade(error)
+                    self._keep_in_memory(line)
         self._wake.set()
 
     def count(self, name: str) -> None:
@@ -75,50 +109,72 @@ class Recorder:
         with self._lock:
             self.counts[name] += 1
             if self._pid != os.getpid():
-                # Only to get the counts stored: counting never fails, whatever the disk does,
-                # since the pixel counts its own failures here.
-                try:
-                    self._start()
-                except OSError:
-                    log.exception("could not start the spool; counts wait for the next try")
+                # Only to get the counts stored; starting never fails, whatever the disk does.
+                self._start()
 
     def flush(self) -> None:
         """Store everything spooled so far, in the calling thread."""
-        with self._lock:
-            if self._pid != os.getpid():
-                self._start()
+        self.start()
+        self._write_memory()
         self._drain()
         self.replay_orphans()
         self._store_counts()
 
     def stop(self) -> None:
-        """Store what is left and stop the writer thread."""
+        """Store what is left (or leave it to the ingester) and stop the writer thread."""
         self._stopping = True
         self._wake.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=10)
-        if self._pid == os.getpid():
-            try:
-                self.flush()
-            except Exception:
-                log.exception("could not store the spool at exit; the next start replays it")
+        if self._pid != os.getpid():
+            return
+        self._write_memory()
+        if self._memory:
+            log.error(
+                "the spool still cannot be written: %d fetches kept in memory are lost at exit",
+                len(self._memory),
+            )
+        try:
+            if self.lease.held_elsewhere():
+                # The ingester stores the file once its lock is gone with this process.
+                self._store_counts()
+                self._close()
                 return
-            with self._lock:
-                if os.fstat(self._fd).st_size == 0:
-                    os.unlink(self._path)
-                    os.close(self._fd)
-                    self._pid = None
+            self.flush()
+        except Exception:
+            log.exception("could not store the spool at exit; the next start replays it")
+            return
+        with self._lock:
+            if self._fd is not None and os.fstat(self._fd).st_size == 0:
+                os.unlink(self._path)
+                self._close_file()
+
+    def _close(self) -> None:
+        with self._lock:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        # Called with the lock held.
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, self._pid = None, None
 
     def _start(self) -> None:
         # Called with the lock held, in a new process (gunicorn forks workers after import).
-        os.makedirs(self.spool_dir, exist_ok=True)
-        self._open_new_file()
-        # Only now: should opening fail, the next append tries again instead of writing nowhere.
         self._pid = os.getpid()
+        # What a parent process kept in memory is its own to write.
+        self._memory.clear()
+        self._fd, self._degraded_since = None, None
+        try:
+            self._open_new_file()
+        except OSError as error:
+            # The writer thread opens it as soon as the disk lets it; fetches wait in memory.
+            self._degrade(error)
         self._thread = threading.Thread(target=self._run, name="opentrack-writer", daemon=True)
         self._thread.start()
 
     def _open_new_file(self) -> None:
+        os.makedirs(self.spool_dir, exist_ok=True)
         path = os.path.join(self.spool_dir, f"{os.getpid()}-{uuid.uuid4().hex[:8]}.spool")
         fd = os.open(path + ".new", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         # The lock tells other processes that this file has a living owner. It is taken before
@@ -126,8 +182,70 @@ class Recorder:
         # dead process's.
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.rename(path + ".new", path)
-        self._fd, self._path, self._offset = fd, path, 0
+        self._fd, self._path, self._offset, self._size = fd, path, 0, 0
         self._opened_at = time.monotonic()
+
+    def _write(self, data: bytes) -> None:
+        """Append whole lines to the spool file, or raise OSError having appended nothing."""
+        written = os.write(self._fd, data)
+        if written != len(data):
+            # The disk filled mid-line: cut the part off, so that the next line starts whole.
+            os.ftruncate(self._fd, self._size)
+            raise OSError(errno.ENOSPC, "short write to the spool", self._path)
+        self._size += written
+
+    def _keep_in_memory(self, line: bytes) -> None:
+        if len(self._memory) >= self.memory_lines:
+            self.counts["spool_memory_dropped"] += 1
+            if self.counts["spool_memory_dropped"] == 1:
+                log.error(
+                    "the spool is still unwritable and %d fetches wait in memory: "
+                    "further fetches are answered but not kept",
+                    len(self._memory),
+                )
+            return
+        self._memory.append(line)
+
+    def _degrade(self, error: OSError) -> None:
+        # Called with the lock held.
+        self.counts["spool_write_errors"] += 1
+        if self._degraded_since is None:
+            self._degraded_since = self._degraded_counted = time.monotonic()
+            log.error(
+                "the spool in %s cannot be written (%s): keeping fetches in memory (at most "
+                "%d) until it can; a crash meanwhile loses them",
+                self.spool_dir,
+                error,
+                self.memory_lines,
+            )
+
+    def _write_memory(self) -> None:
+        """Move the fetches kept in memory to the spool, as far as it takes them."""
+        with self._lock:
+            if self._pid != os.getpid() or self._degraded_since is None:
+                return
+            now = time.monotonic()
+            # The degraded time is counted as it passes, so it shows while it lasts.
+            self.counts["spool_degraded_ms"] += round((now - self._degraded_counted) * 1000)
+            self._degraded_counted = now
+            try:
+                if self._fd is None:
+                    self._open_new_file()
+                while self._memory:
+                    chunk = list(islice(self._memory, REWRITE_LINES))
+                    self._write(b"".join(chunk))
+                    for _ in chunk:
+                        self._memory.popleft()
+            except OSError:
+                self.counts["spool_write_errors"] += 1
+                return
+            log.warning(
+                "the spool in %s is writable again after %.1f s; the fetches kept in memory "
+                "are spooled",
+                self.spool_dir,
+                now - self._degraded_since,
+            )
+            self._degraded_since = None
 
     def _run(self) -> None:
         delay = RETRY_SECONDS[0]
@@ -137,16 +255,40 @@ class Recorder:
             # Let a burst gather into one transaction.
             time.sleep(self.flush_seconds)
             try:
-                self._drain()
+                self._write_memory()
+                with self.lease.unheld() as alone:
+                    if alone:
+                        self._drain()
+                        if time.monotonic() - self._last_orphan_scan > ORPHAN_SCAN_SECONDS:
+                            self.replay_orphans()
+                    else:
+                        self._rotate_if_due()
                 self._store_counts()
-                if time.monotonic() - self._last_orphan_scan > ORPHAN_SCAN_SECONDS:
-                    self.replay_orphans()
                 delay = RETRY_SECONDS[0]
             except Exception:
                 # The fetches stay in the spool file; the next round tries them again.
                 log.exception("could not store pixel fetches; retrying in %.1fs", delay)
                 time.sleep(delay)
                 delay = min(delay * 2, RETRY_SECONDS[1])
+
+    def _rotate_if_due(self) -> None:
+        """Start a new spool file now and then, leaving the old one to the ingester.
+
+        The ingester stores and removes a file once no process holds its lock, so stored lines
+        (and the IPs in them) do not linger on disk under steady traffic.
+        """
+        with self._lock:
+            if self._fd is None or self._size == 0 or self._memory:
+                return
+            if self._size < ROTATE_BYTES and time.monotonic() - self._opened_at < ROTATE_SECONDS:
+                return
+            old_fd = self._fd
+            try:
+                self._open_new_file()
+            except OSError as error:
+                self._degrade(error)
+                return
+            os.close(old_fd)
 
     def _drain(self) -> None:
         """Store the lines of this process's spool past the stored offset, then let them go.
@@ -156,21 +298,27 @@ class Recorder:
         started every few seconds and the old one removed once stored.
         """
         with self._store_lock:
+            if self._fd is None:
+                return
             self._offset += self._store_from(self._path, self._offset)
             # Appends wait for this lock, so nothing lands between the check and the change.
             with self._lock:
-                if os.fstat(self._fd).st_size == self._offset:
+                if self._size == self._offset:
                     os.ftruncate(self._fd, 0)
-                    self._offset = 0
+                    self._offset = self._size = 0
                     self._opened_at = time.monotonic()
                     return
                 if (
                     self._offset < ROTATE_BYTES
                     and time.monotonic() - self._opened_at < ROTATE_SECONDS
-                ):
+                ) or self._memory:
                     return
                 old_fd, old_path, old_offset = self._fd, self._path, self._offset
-                self._open_new_file()
+                try:
+                    self._open_new_file()
+                except OSError as error:
+                    self._degrade(error)
+                    return
             try:
                 self._store_from(old_path, old_offset)
                 os.unlink(old_path)
@@ -196,7 +344,7 @@ class Recorder:
             data = spool.read()
         end = data.rfind(b"\n") + 1
         if end:
-            self.store_batch(_parse_lines(data[:end], path))
+            self.store_batch(parse_lines(data[:end], path))
         return end
 
     def replay_orphans(self) -> int:
@@ -214,7 +362,7 @@ class Recorder:
         for name in names:
             path = os.path.join(self.spool_dir, name)
             if name.endswith(".spool.new"):
-                _remove_if_abandoned(path)
+                remove_if_abandoned(path)
             if not name.endswith(".spool") or path == self._path:
                 continue
             try:
@@ -236,7 +384,7 @@ class Recorder:
         return replayed
 
 
-def _remove_if_abandoned(path: str) -> None:
+def remove_if_abandoned(path: str) -> None:
     """Remove a new spool file that its process never got to name (it died in between).
 
     Only an old one: a process names its new file microseconds after creating it.
@@ -248,7 +396,8 @@ def _remove_if_abandoned(path: str) -> None:
         pass
 
 
-def _parse_lines(data: bytes, path: str) -> list[list]:
+def parse_lines(data: bytes, path: str) -> list[list]:
+    """Return the spool lines of whole-line bytes read from path, skipping unreadable ones."""
     batch = []
     for line in data.splitlines():
         try:

@@ -1,0 +1,42 @@
+"""The `opentrack ingest` command: the host's single writer of its spool folder."""
+
+import logging
+import signal
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.services import current
+from app.tracking import make_writer
+from app.tracking.ingest import Ingester, drain_once
+
+
+@click.command("ingest")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Store what the spools hold now and exit (waits up to --wait for the lease).",
+)
+@click.option("--wait", default=10.0, show_default=True, help="Seconds --once waits for the lease.")
+@with_appcontext
+def ingest_command(once: bool, wait: float) -> None:
+    """Store every spool of this instance's spool folder until stopped (SIGTERM or Ctrl-C)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = current_app.config
+    writer = make_writer(config, current_app.instance_path, current().store)
+    ingester = Ingester(config["SPOOL_DIR"], writer.store_batch)
+    stop = threading.Event()
+    if once:
+        try:
+            stored = drain_once(ingester, stop, wait)
+        except TimeoutError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"stored {stored} spooled fetches", err=True)
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"Opentrack ingest waiting for the lease of {config['SPOOL_DIR']}", err=True)
+    ingester.run(stop, ready=lambda: click.echo("Opentrack ingest holds the lease", err=True))
+    click.echo(f"Opentrack ingest stopped ({ingester.stored} lines stored)", err=True)
