@@ -192,6 +192,7 @@ class Store:
     count_recipients = _on("reports", Reports.count_recipients)
     first_open_counts = _on("reports", Reports.first_open_counts)
     backdate_campaign = _on("reports", Reports.backdate_campaign)
+    iter_recipients = _on("reports", Reports.iter_recipients)
 
     # Dashboard users and sign-in throttling
     create_user = _on("users", Users.create_user)
