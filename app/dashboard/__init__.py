@@ -14,6 +14,7 @@ from app.dashboard import (  # noqa: F401
     base,
     campaigns,
     charts,
+    compare,
     exports,
     filters,
     followups,

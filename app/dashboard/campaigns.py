@@ -21,6 +21,7 @@ from app.core.stats import STATES, campaign_summary
 from app.core.times import to_iso
 from app.dashboard import charts, svg
 from app.dashboard.base import PAGE_SIZE, Pager, base_url, bp, hours_arg, page_arg
+from app.dashboard.compare import open_rate_trend
 from app.dashboard.figures import DIMENSIONS, breakdown_bars, breakdown_rows, headline
 from app.services import store
 from app.store import CampaignExists
@@ -100,10 +101,13 @@ def campaign_list(form: dict | None = None, error: str | None = None, status: in
     )
     pager = Pager(page_arg(), store().count_campaigns(search, archived, sent))
     rows = store().list_campaigns(PAGE_SIZE, pager.offset, search, archived, sort, descending, sent)
+    trend_chart, trend = open_rate_trend()
     page = render_template(
         "dashboard/campaigns.html",
         campaigns=[campaign_summary(row) for row in rows],
         parents=store().parents_of([row["id"] for row in rows]),
+        trend_chart=trend_chart,
+        trend=trend,
         sort=sort,
         descending=descending,
         sent_from=typed_from,
