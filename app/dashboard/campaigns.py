@@ -116,7 +116,7 @@ def campaign_list(form: dict | None = None, error: str | None = None, status: in
         pager=pager,
         search=search,
         archived=archived,
-        hidden=store().count_campaigns(search, True) - pager.total if not archived else 0,
+        hidden=store().count_campaigns(search, True, sent) - pager.total if not archived else 0,
         deleted=request.args.get("deleted", "")[:64],
         base_url=base_url(),
         form=form or {},
