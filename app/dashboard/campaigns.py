@@ -81,7 +81,12 @@ def date_arg(name: str) -> str:
 
 def sort_url(key: str) -> str:
     """Return the campaign list's URL sorted by a column: descending first, then ascending."""
-    query = {k: v for k, v in request.args.items() if k not in ("sort", "order", "page")}
+    # url_for reads keys starting with "_" as its own options (_method, _anchor, ...).
+    query = {
+        k: v
+        for k, v in request.args.items()
+        if k not in ("sort", "order", "page") and not k.startswith("_")
+    }
     current = request.args.get("sort", "created") == key
     ascending = current and request.args.get("order", "desc") != "asc"
     return url_for("dashboard.campaigns", **query, sort=key, order="asc" if ascending else "desc")
