@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/screenshots.py
 
-Writes scripts/screenshots/campaigns.png, campaign.png and message.png with headless Chromium
+Writes scripts/screenshots/campaigns.png, campaign.png and message.png at 1280 px wide, and
+campaigns-phone.png, campaign-phone.png and message-phone.png at 390 px, with headless Chromium
 (Debian's /usr/bin/chromium, driven by Playwright).
 """
 
@@ -61,6 +62,24 @@ def serve(root: Path) -> gunicorn_server.Server:
     return gunicorn_server.Server(root / "instance", {"PYTHONPATH": str(root)})
 
 
+def shoot(browser, url: str, message_id: str, width: int, suffix: str) -> None:
+    """Sign in at a window width and take the three pages."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(url + "/dashboard/login")
+    page.fill("#email", DEMO_EMAIL)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url("**/dashboard/campaigns")
+    page.screenshot(path=OUT / f"campaigns{suffix}.png", full_page=True)
+    page.goto(url + "/dashboard/campaigns/spring-launch")
+    height = page.locator("#breakdowns").bounding_box()["y"] - 10
+    clip = {"x": 0, "y": 0, "width": width, "height": height}
+    page.screenshot(path=OUT / f"campaign{suffix}.png", clip=clip, full_page=True)
+    page.goto(f"{url}/dashboard/messages/{message_id}")
+    page.screenshot(path=OUT / f"message{suffix}.png", full_page=True)
+    page.close()
+
+
 def main() -> None:
     """Take the screenshots."""
     root = Path(tempfile.mkdtemp(prefix="opentrack-shots-"))
@@ -72,24 +91,14 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
             )
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(server.url + "/dashboard/login")
-            page.fill("#email", DEMO_EMAIL)
-            page.fill("#password", DEMO_PASSWORD)
-            page.click("button:has-text('Sign in')")
-            page.wait_for_url("**/dashboard/campaigns")
-            page.screenshot(path=OUT / "campaigns.png", full_page=True)
-            page.goto(server.url + "/dashboard/campaigns/spring-launch")
-            height = page.locator("#export").bounding_box()["y"] - 10
-            clip = {"x": 0, "y": 0, "width": 1280, "height": height}
-            page.screenshot(path=OUT / "campaign.png", clip=clip, full_page=True)
-            page.goto(f"{server.url}/dashboard/messages/{message_id}")
-            page.screenshot(path=OUT / "message.png", full_page=True)
+            for width, suffix in ((1280, ""), (390, "-phone")):
+                shoot(browser, server.url, message_id, width, suffix)
             browser.close()
     finally:
         server.stop()
-    for name in ("campaigns", "campaign", "message"):
-        print(OUT / f"{name}.png")
+    for suffix in ("", "-phone"):
+        for name in ("campaigns", "campaign", "message"):
+            print(OUT / f"{name}{suffix}.png")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from app.dashboard import (  # noqa: F401
     base,
     campaigns,
     charts,
+    compare,
+    exports,
     conversions,
     filters,
     followups,

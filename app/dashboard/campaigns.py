@@ -22,6 +22,7 @@ from app.core.stats import STATES, campaign_summary
 from app.core.times import to_iso
 from app.dashboard import charts, svg
 from app.dashboard.base import PAGE_SIZE, Pager, base_url, bp, hours_arg, page_arg
+from app.dashboard.compare import open_rate_trend
 from app.dashboard.figures import DIMENSIONS, breakdown_bars, breakdown_rows, headline
 from app.services import store
 from app.store import CampaignExists
@@ -81,7 +82,12 @@ def date_arg(name: str) -> str:
 
 def sort_url(key: str) -> str:
     """Return the campaign list's URL sorted by a column: descending first, then ascending."""
-    query = {k: v for k, v in request.args.items() if k not in ("sort", "order", "page")}
+    # url_for reads keys starting with "_" as its own options (_method, _anchor, ...).
+    query = {
+        k: v
+        for k, v in request.args.items()
+        if k not in ("sort", "order", "page") and not k.startswith("_")
+    }
     current = request.args.get("sort", "created") == key
     ascending = current and request.args.get("order", "desc") != "asc"
     return url_for("dashboard.campaigns", **query, sort=key, order="asc" if ascending else "desc")
@@ -101,10 +107,13 @@ def campaign_list(form: dict | None = None, error: str | None = None, status: in
     )
     pager = Pager(page_arg(), store().count_campaigns(search, archived, sent))
     rows = store().list_campaigns(PAGE_SIZE, pager.offset, search, archived, sort, descending, sent)
+    trend_chart, trend = open_rate_trend()
     page = render_template(
         "dashboard/campaigns.html",
         campaigns=[campaign_summary(row) for row in rows],
         parents=store().parents_of([row["id"] for row in rows]),
+        trend_chart=trend_chart,
+        trend=trend,
         sort=sort,
         descending=descending,
         sent_from=typed_from,
@@ -113,7 +122,7 @@ def campaign_list(form: dict | None = None, error: str | None = None, status: in
         pager=pager,
         search=search,
         archived=archived,
-        hidden=store().count_campaigns(search, True) - pager.total if not archived else 0,
+        hidden=store().count_campaigns(search, True, sent) - pager.total if not archived else 0,
         deleted=request.args.get("deleted", "")[:64],
         base_url=base_url(),
         form=form or {},

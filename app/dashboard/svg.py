@@ -197,3 +197,37 @@ def horizontal_bars(
     if not rows:
         body.append(_text(0, 16, empty, "label muted"))
     return _svg(width, height, label, body)
+
+
+def rate_columns(points: list[dict], label: str, max_label: int = 8) -> Markup:
+    """Return one column per {"label", "rate"} (0-1, or None), its percentage on top."""
+    width, height, top, bottom, left = 760, 190, 22, 140, 40
+    step = (width - left) / max(len(points), 1)
+    body = []
+    for fraction in (0, 0.5, 1):
+        y = bottom - (bottom - top) * fraction
+        body.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        body.append(_text(left - 6, y + 4, f"{fraction:.0%}", "label axis", "end"))
+    for index, point in enumerate(points):
+        x = left + index * step
+        rate = point["rate"]
+        shown = "–" if rate is None else f"{rate:.1%}"
+        bar = (bottom - top) * (rate or 0)
+        body.append(
+            _rect(
+                x + step * 0.15, bottom - bar, step * 0.7, bar, "bar", f"{point['label']}: {shown}"
+            )
+        )
+        body.append(_text(x + step / 2, bottom - bar - 4, shown, "label", "middle"))
+        name = (
+            point["label"]
+            if len(point["label"]) <= max_label
+            else point["label"][: max_label - 1] + "…"
+        )
+        body.append(_text(x + step / 2, bottom + 16, name, "label axis", "middle"))
+    if not points:
+        body.append(_text((left + width) / 2, 80, "No campaign sent yet", "label muted", "middle"))
+    described = "; ".join(
+        f"{p['label']}: {'–' if p['rate'] is None else format(p['rate'], '.1%')}" for p in points
+    )
+    return _svg(width, height, f"{label}" + (f": {described}" if described else ""), body)

@@ -225,6 +225,7 @@ class Store:
     first_open_counts = _on("reports", Reports.first_open_counts)
     opened_signals = _on("reports", Reports.opened_signals)
     backdate_campaign = _on("reports", Reports.backdate_campaign)
+    iter_recipients = _on("reports", Reports.iter_recipients)
 
     # Dashboard users and sign-in throttling
     create_user = _on("users", Users.create_user)

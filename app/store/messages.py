@@ -118,7 +118,36 @@ class Messages:
         injected_before: str,
         without_clicks: bool = False,
     ) -> int:
-        """Return how many rows iter_non_openers would yield."""
+        """Return how many rows iter_non_openers would yield.
+
+        When every message in these states was injected by the cutoff (a follow-up made after
+        the send), the count comes from the campaign's state counters, less the erased messages
+        among them (no longer tracked, kept in their state under an "erased-" placeholder),
+        found through the (campaign_id, recipient) index: no walk over the campaign's rows.
+        """
+        newest = [
+            self.db.execute(
+                "SELECT max(injected_at) FROM messages WHERE campaign_id = ? AND state = ?",
+                [campaign_id, state],
+            ).fetchone()[0]
+            for state in states
+        ]
+        counted_states = {"not_opened", "unknown"}.issuperset(states)
+        if counted_states and all(at is None or at <= injected_before for at in newest):
+            row = self.db.execute(
+                "SELECT sent - untracked - opened - unknown AS not_opened, unknown "
+                "FROM campaigns WHERE id = ?",
+                [campaign_id],
+            ).fetchone()
+            if row is None:
+                return 0
+            counted = sum(row[state] for state in states)
+            erased = self.db.execute(
+                "SELECT count(*) FROM messages WHERE campaign_id = ? AND recipient >= 'erased-' "
+                f"AND recipient < 'erased.' AND NOT tracked AND state IN ({marks(states)})",
+                [campaign_id, *states],
+            ).fetchone()[0]
+            return counted - erased
         return self.db.execute(
             f"SELECT count(*) FROM messages WHERE campaign_id = ? AND state IN ({marks(states)}) "
             f"AND injected_at <= ? AND tracked AND {REACHABLE}{NO_CLICK if without_clicks else ''}",

@@ -2,6 +2,9 @@
 
 # ruff: noqa: F811  (the fixtures imported from test_dashboard are parameters here)
 
+import csv
+import io
+
 from test_dashboard import IPHONE_MAIL, app, inject, signed_in, user  # noqa: F401
 
 PAGE = "/dashboard/campaigns/nov-news"
@@ -35,3 +38,37 @@ def test_breakdowns_count_human_openers_unless_asked_for_fetches(signed_in, auth
     assert '<td>Apple Mail Privacy Protection (proxy)</td><td class="num">1</td>' in fetches
     assert "<td>Apple Mail Privacy Protection</td>" in fetches  # the source, by name
     assert "apple_mpp" not in fetches
+
+
+def test_exports_flatten_metadata_and_follow_the_table_filter(signed_in, auth, campaign, flush):
+    body = {
+        "html": "<body>Hi</body>",
+        "messages": [
+            {"recipient": "ann@x.org", "html": "<b>a</b>", "metadata": {"plan": "pro", "n": 1}},
+            {"recipient": "bob@x.org", "html": "<b>b</b>", "metadata": {"tags": ["=1+2"]}},
+        ],
+    }
+    body.pop("html")
+    messages = signed_in.post(
+        "/api/v1/campaigns/nov-news/inject", json=body, headers=auth
+    ).get_json()["messages"]
+    signed_in.get(
+        messages[0]["pixel_url"].split("localhost")[1], headers={"User-Agent": IPHONE_MAIL}
+    )
+    flush()
+    rows = list(csv.DictReader(io.StringIO(signed_in.get(PAGE + "/recipients.csv").text)))
+    assert [row["recipient"] for row in rows] == ["ann@x.org", "bob@x.org"]
+    assert list(rows[0])[-3:] == ["metadata.n", "metadata.plan", "metadata.tags"]
+    assert (rows[0]["metadata.plan"], rows[0]["metadata.n"], rows[0]["metadata.tags"]) == (
+        "pro",
+        "1",
+        "",
+    )
+    assert rows[1]["metadata.tags"] == '["=1+2"]'
+    openers = list(csv.DictReader(io.StringIO(signed_in.get(PAGE + "/openers.csv").text)))
+    assert [row["recipient"] for row in openers] == ["ann@x.org"]
+    filtered = signed_in.get(PAGE + "/recipients.csv?state=not_opened&q=bob").text
+    assert "bob@x.org" in filtered and "ann@x.org" not in filtered
+    clickers = signed_in.get(PAGE + "/clickers.csv")
+    assert clickers.text.splitlines()[1:] == [] and clickers.mimetype == "text/csv"
+    assert signed_in.get("/dashboard/campaigns/nope/openers.csv").status_code == 404

@@ -88,3 +88,25 @@ def test_campaign_list_sorts_filters_by_send_date_and_marks_follow_ups(signed_in
     assert (
         'href="/dashboard/campaigns/beta-resend/follow-up" title="A follow-up of beta"' in listing
     )
+
+
+def test_compare_two_to_five_campaigns_and_the_open_rate_trend(signed_in, auth, store, flush):
+    from test_dashboard import IPHONE_MAIL
+
+    for campaign_id in ("alpha", "beta", "gamma"):
+        store.create_campaign(campaign_id, campaign_id.title())
+    [ann, _] = inject(signed_in, auth, "alpha", ["ann@x.org", "bob@x.org"])
+    inject(signed_in, auth, "beta", ["cat@x.org"])
+    signed_in.get(ann["pixel_url"].split("localhost")[1], headers={"User-Agent": IPHONE_MAIL})
+    flush()
+    page = signed_in.get("/dashboard/compare?id=alpha&id=beta").text
+    # Human, visible and raw open rate: ann's direct open, of two.
+    assert page.count('<td class="num"><strong>50.0%</strong><div class="small">1 of 2</div>') == 3
+    assert '<strong>0.0%</strong><div class="small">0 of 1</div>' in page
+    assert signed_in.get("/dashboard/compare?id=alpha").status_code == 400
+    assert signed_in.get("/dashboard/compare?id=alpha&id=nope").status_code == 404
+    listing = signed_in.get("/dashboard/campaigns").text
+    assert 'name="id" value="gamma"' in listing and "Compare the chosen campaigns" in listing
+    trend = listing[listing.index('id="trend"') :]
+    assert trend.index("alpha") < trend.index("beta") and "gamma" not in trend  # never sent
+    assert "alpha: 50.0%; beta: 0.0%" in trend

@@ -128,6 +128,8 @@ def pages(site) -> list[str]:
         "/dashboard/campaigns?archived=1",
         "/dashboard/campaigns/spring",
         "/dashboard/campaigns/spring?breakdown=fetches",
+        "/dashboard/campaigns/spring?by=day&tz=Asia/Kolkata",
+        "/dashboard/compare?id=spring&id=old-news",
         "/dashboard/campaigns/spring-resend",
         "/dashboard/campaigns/spring-resend/follow-up",
         f"/dashboard/messages/{site['message']}",

@@ -123,3 +123,25 @@ def test_backdate_moves_injection_times(reports, store, mailing):
         from_iso(mailing[0]["injected_at"]) - 86400, abs=0.002
     )
     assert message["injected_at"].endswith("Z") and len(message["injected_at"]) == 24
+
+
+@pytest.mark.parametrize("states", [("not_opened",), ("unknown",), ("not_opened", "unknown")])
+def test_non_opener_counts_match_the_export_with_and_without_a_cutoff(
+    reports, store, mailing, states
+):
+    store.erase_recipient(mailing[1]["recipient"], actor="test")  # n = 1: not opened
+    store.erase_recipient(mailing[5]["recipient"], actor="test")  # n = 5: unknown (MPP)
+    store.suppress(["user002@example.com"], "test")
+    cutoffs = ["9999", mailing[64]["injected_at"], "2000"]
+    for cutoff in cutoffs:
+        exported = sum(1 for _ in store.iter_non_openers("weekly", states, cutoff))
+        assert store.count_non_openers("weekly", states, cutoff) == exported, cutoff
+    # A follow-up's count also leaves out those who opted out since.
+    follow_up = {
+        "parent_id": "weekly",
+        "include_unknown": len(states) == 2,
+        "injected_before": "9999",
+    }
+    if states != ("unknown",):
+        listed = sum(1 for _ in store.iter_follow_up_recipients(follow_up))
+        assert store.count_follow_up_recipients(follow_up) == listed
