@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from app.core.times import now_iso
 from app.store.database import Database, marks
 from app.store.errors import Conflict, FollowUpExists
+from app.store.messages import reachable
 
 RULE_COLUMNS = (
     "a.id, a.campaign_id, a.audience, a.after_hours, a.follow_up_id, a.follow_up_name, "
@@ -36,6 +37,16 @@ FROZEN_COLUMNS = (
 def new_automation_id() -> str:
     """Return a fresh rule id."""
     return "au_" + secrets.token_urlsafe(9)
+
+
+def audience_where(states: tuple[str, ...], without_clicks: bool) -> str:
+    """Return the condition on messages ``m`` that a follow-up of these states takes, as
+    ``Messages.iter_non_openers`` selects them (bounced and complained-of recipients left out)."""
+    return (
+        f"m.campaign_id = ? AND m.state IN ({marks(states)}) AND m.injected_at <= ? "
+        f"AND m.tracked AND {reachable('m.')}"
+        + (" AND m.human_clicks = 0" if without_clicks else "")
+    )
 
 
 class Automations:
@@ -134,10 +145,7 @@ class Automations:
     ) -> int:
         """Return how many recipients a follow-up of these states would take now, without
         those on the opt-out list (a count over the campaign's index range)."""
-        where = (
-            f"m.campaign_id = ? AND m.state IN ({marks(states)}) AND m.injected_at <= ? "
-            "AND m.tracked" + (" AND m.human_clicks = 0" if without_clicks else "")
-        )
+        where = audience_where(states, without_clicks)
         params = [campaign_id, *states, injected_before]
         audience = self.db.execute(
             f"SELECT count(*) FROM messages m WHERE {where}", params
@@ -153,10 +161,7 @@ class Automations:
     ) -> int:
         """Return how many of a campaign's tracked messages in these states went to recipients
         on the opt-out list."""
-        where = (
-            f"m.campaign_id = ? AND m.state IN ({marks(states)}) AND m.injected_at <= ? "
-            "AND m.tracked" + (" AND m.human_clicks = 0" if without_clicks else "")
-        )
+        where = audience_where(states, without_clicks)
         # From the opt-out list's side: it is short, and each of its rows is one index lookup.
         return self.db.execute(
             "SELECT count(*) FROM suppressions s JOIN messages m "

@@ -14,8 +14,19 @@ MESSAGE_COLUMNS = (
 )
 # A follow-up to those who did not click: no click a person made (scanners' do not count).
 NO_CLICK = " AND human_clicks = 0"
+
+
 # Recipients a non-opener export or a follow-up leaves out: bounced, complained of, unsubscribed.
-REACHABLE = "delivery_status NOT IN ('bounced', 'complained') AND unsubscribed_at IS NULL"
+def reachable(alias: str = "") -> str:
+    """Return the condition on messages (``alias`` is a table alias such as "m.") for
+    recipients the mail reached and who stayed: not bounced, complained of or unsubscribed."""
+    return (
+        f"{alias}delivery_status NOT IN ('bounced', 'complained') "
+        f"AND {alias}unsubscribed_at IS NULL"
+    )
+
+
+REACHABLE = reachable()
 EVENT_COLUMNS = (
     "at, verdict, source, reason, client, client_version, os, device, country, asn, ip, "
     "user_agent, method, x_requested_with, sec_purpose, seconds_since_send"

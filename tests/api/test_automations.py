@@ -413,3 +413,19 @@ def test_opted_out_recipients_are_left_out(client, auth, sent, store, links):
     assert quick["not_opened"] == 1 and quick["not_opened_or_unknown"] == 2
     rules.fire_due(store, due(store, rule["id"]) + 1, "w1", links)
     assert [row["recipient"] for row in store.iter_frozen_recipients(rule["id"])] == ["cat@x.org"]
+
+
+def test_bounced_and_complaining_recipients_are_left_out(client, auth, sent, store, links):
+    rule = add_rule(client, auth).get_json()
+    events = [
+        {"message_id": sent[2]["message_id"], "event": "bounced", "bounce_type": "hard"},
+        {"message_id": sent[3]["message_id"], "event": "delivered"},
+    ]
+    for number, event in enumerate(events):
+        event["provider_event_id"] = f"esp-{number}"
+    response = client.post("/api/v1/delivery-events/generic", json={"events": events}, headers=auth)
+    assert response.status_code == 200, response.get_json()
+    assert add_rule(client, auth, follow_up="nov-2").get_json()["recipients_now"] == 1
+    rules.fire_due(store, due(store, rule["id"]) + 1, "w1", links)
+    # cat bounced: the rule's list keeps only dan, who was delivered and did not open.
+    assert [row["recipient"] for row in store.iter_frozen_recipients(rule["id"])] == ["dan@x.org"]
