@@ -44,6 +44,10 @@ LINUXES = frozenset(
     }
 )
 _BROWSER_AND_OS = Domain.USER_AGENT | Domain.OS
+# Tokens of the desktops' platforms: without one, is_pc is almost surely false and the device
+# domain will be asked for, so it is resolved in the same call (one call costs less than two).
+# This only decides when the device is resolved, never what it is.
+_DESKTOP_HINT = re.compile(r"Windows NT|Macintosh|Mac OS X|X11|CrOS")
 # The three hand-written rules left, each because user-agents' answer was wrong on rows of the
 # labelled table (tests/data/user_agents.tsv, checked by tests/rules/test_classify.py):
 # - CFNetwork's Darwin versions are shared by iOS and macOS, and uap-core reads any of them as
@@ -172,7 +176,8 @@ def read_device(ua: str) -> tuple[str, str]:
 
 def read_platform(ua: str) -> Platform:
     """Return the browser, OS and device type of a user agent, as user-agents reads them."""
-    agent = parse(ua, _BROWSER_AND_OS)
+    domains = _BROWSER_AND_OS if _DESKTOP_HINT.search(ua) else Domain.ALL
+    agent = parse(ua, domains)
     browser = agent.browser
     version = browser.version_string or None
     if "CFNetwork/" in ua and not _DARWIN_DESKTOP.search(ua):
