@@ -85,7 +85,9 @@ class FastUserAgent(UserAgent):
     API's dicts hold (browser: family, major, minor, patch; OS: the same and patch_minor;
     device: family, brand, model; family "Other" when nothing matched) to user-agents' own
     `parse_browser`, `parse_operating_system` and `parse_device`, so every property of
-    `UserAgent` reads exactly what it reads after `user_agents.parse`. The OS and the domains
+    `UserAgent` reads what it reads after `user_agents.parse` (on the labelled table, all
+    the same but ten bots that the Rust engine's device rules name `Spider`, where the
+    pure-Python engines name no device: tests/rules/test_agents.py). The OS and the domains
     asked for are resolved at once; any other domain on its first use: `is_pc` reads only the
     OS, so the device (the costliest domain, about twice the browser's time) is resolved only
     for a user agent that is not a desktop's.
