@@ -2,10 +2,10 @@
 
 Rules are general shapes with public sources (docs/judging.md lists each): a mail product's
 own token, the shapes mail apps share (a product token after Gecko's or WebKit's part, beside
-Electron's, before CFNetwork's, or alone), then the bot shapes of `bots`, then ua-parser's
+Electron's, before CFNetwork's, or alone), then the bot shapes of `bots`, then user-agents'
 browsers. Results are memoised per user agent (bounded), so a user agent seen before costs a
-dictionary look-up; one never seen costs one pass of cheap token checks, and ua-parser (on its
-Rust engine) only when the platform is needed.
+dictionary look-up; one never seen costs one pass of cheap token checks, and user-agents'
+reading (`agents`: ua-parser on its Rust engine) only when the platform is needed.
 """
 
 from __future__ import annotations

@@ -1,0 +1,81 @@
+"""The adapter that fills user-agents' UserAgent from ua-parser 1.x's Rust resolver."""
+
+import csv
+from pathlib import Path
+
+import pytest
+import user_agents
+
+from app.rules.agents import FastUserAgent, read_device, read_platform
+
+DATA = Path(__file__).parent.parent / "data"
+with (DATA / "user_agents.tsv").open(encoding="utf-8", newline="") as table:
+    AGENTS = [
+        row["user_agent"] for row in csv.DictReader(table, delimiter="\t", quoting=csv.QUOTE_NONE)
+    ]
+PROPERTIES = ("is_mobile", "is_tablet", "is_pc", "is_touch_capable", "is_bot", "is_email_client")
+
+
+def test_fast_user_agent_answers_as_user_agents_parse_does():
+    """Every field and property, on every user agent of the labelled table.
+
+    Both read ua-parser-builtins' rules; the Rust engine's device domain names ten of the
+    table's bots `Spider` (is_bot) where the pure-Python engines (the legacy API, and
+    ua_parser.basic) name no device: the only differences.
+    """
+    differ, newer_spiders = [], 0
+    for ua in AGENTS:
+        slow, fast = user_agents.parse(ua), FastUserAgent(ua)
+        if fast.device.family == "Spider" and slow.device.family != "Spider":
+            newer_spiders += 1
+            continue
+        got = (fast.browser, fast.os, fast.device, *(getattr(fast, p) for p in PROPERTIES))
+        want = (slow.browser, slow.os, slow.device, *(getattr(slow, p) for p in PROPERTIES))
+        if got != want or str(fast) != str(slow):
+            differ.append((ua, got, want))
+    assert differ == []
+    assert newer_spiders <= 10
+
+
+def test_the_device_domain_is_resolved_only_when_needed():
+    desktop = FastUserAgent(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36"
+    )
+    assert desktop.is_pc
+    assert desktop._device is None
+    phone = FastUserAgent(
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+    )
+    assert phone.is_mobile and phone.device.family == "iPhone"
+
+
+@pytest.mark.parametrize(
+    ("ua", "expected"),
+    [
+        # user-agents would say iOS and phone: Darwin versions are shared by iOS and macOS.
+        ("Mail/3731.600.7 CFNetwork/1408.0.4 Darwin/22.5.0", ("unknown", "unknown")),
+        # user-agents would say tablet: no browser shape, so no Mobile Safari to go by.
+        ("Android-Gmail/64562652 (sw411dp; 420dpi) (Android 13)", ("Android", "unknown")),
+        # user-agents' is_pc wants Linux beside X11.
+        (
+            "Mozilla/5.0 (X11; FreeBSD amd64; rv:120.0) Gecko/20100101 Firefox/120.0",
+            ("FreeBSD", "desktop"),
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0.0.0 Mobile Safari/537.36",
+            ("Android", "phone"),
+        ),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+            ("iOS", "tablet"),
+        ),
+    ],
+)
+def test_read_device(ua, expected):
+    assert read_device(ua) == expected
+    platform = read_platform(ua)
+    assert (platform.os, platform.device) == expected
