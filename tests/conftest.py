@@ -41,6 +41,8 @@ def pytest_collection_modifyitems(config, items):
         for other in ENGINES:
             if other != engine and item.get_closest_marker(f"{other}_only"):
                 item.add_marker(pytest.mark.skip(reason=f"{other} only; running on {engine}"))
+        if engine != "sqlite" and item.get_closest_marker("one_engine"):
+            item.add_marker(pytest.mark.skip(reason="independent of the engine; run on SQLite"))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from test_browser import CHROMIUM, CHROMIUM_ARGS, EMAIL, IPHONE_MAIL, PASSWORD
 from app.core.users import hash_password
 from app.store import Store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.one_engine]
 
 WIDTHS = (390, 1280)
 AXE_VERSION = "4.10.2"

@@ -14,7 +14,7 @@ from gunicorn_server import ROOT, Server, procfile_command, wait_for
 
 from app.tracking.spool import MAX_USER_AGENT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.one_engine]
 
 OUTLOOK = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.6326; Pro)"
 
