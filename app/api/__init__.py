@@ -2,7 +2,16 @@
 
 from flask import Flask
 
-from app.api import campaigns, errors, followups, inject, messages, privacy, webhooks  # noqa: F401
+from app.api import (  # noqa: F401  (each module adds its routes to bp)
+    campaigns,
+    errors,
+    followups,
+    inject,
+    messages,
+    openapi,
+    privacy,
+    webhooks,
+)
 from app.api.base import bp
 
 
