@@ -55,6 +55,11 @@ class InjectRequest(Body):
     for this call, and an entry's own "track" overrides the call's."""
 
     noun: ClassVar[str] = "an inject request"
+    forms = [
+        (["recipient", "html"], ["recipients", "messages"]),
+        (["recipients", "html"], ["recipient", "messages", "metadata"]),
+        (["messages"], ["recipient", "recipients", "html", "metadata"]),
+    ]
     recipient: Recipient = None
     recipients: Annotated[list[AddressOrEntry], Field(min_length=1)] = None
     messages: Annotated[list[MessageEntry], Field(min_length=1)] = None

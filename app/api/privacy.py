@@ -27,8 +27,9 @@ class NewSuppressions(Body):
     """Addresses to add to the opt-out list: one as "recipient", or a list as "recipients"."""
 
     noun: ClassVar[str] = "a suppression request"
+    forms = [(["recipient"], ["recipients"]), (["recipients"], ["recipient"])]
     recipient: Recipient = None
-    recipients: Annotated[list[Recipient], Field(min_length=1)] = None
+    recipients: Annotated[list[Recipient], Field(min_length=1, max_length=MAX_SUPPRESSIONS)] = None
 
     @classmethod
     def check_object(cls, data: dict) -> None:

@@ -35,19 +35,28 @@ from app.core import fields
 from app.core.fields import FieldError
 
 
-def without_null_defaults(schema: dict, model: type) -> None:
-    """Leave out "default": null, which only says that a field may be left out."""
+def document_model(schema: dict, model: type) -> None:
+    """Leave out "default": null (it only says a field may be left out); add the model's forms."""
     for prop in schema.get("properties", {}).values():
         if "default" in prop and prop["default"] is None:
             del prop["default"]
+    forms = getattr(model, "forms", None)
+    if forms:
+        schema["oneOf"] = [
+            {"required": required, "not": {"anyOf": [{"required": [name]} for name in refused]}}
+            for required, refused in forms
+        ]
 
 
 class Body(BaseModel):
     """A request body: a JSON object whose fields are all declared; any other is refused."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=without_null_defaults)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=document_model)
     # How an error names an object of this model: "'x' is not a field of <noun>".
     noun: ClassVar[str] = "this object"
+    # For a body of several forms: (fields each requires, fields each refuses), documented as
+    # the schema's oneOf; check_object enforces them.
+    forms: ClassVar[list[tuple[list[str], list[str]]]] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -71,7 +80,7 @@ class Body(BaseModel):
 class Query(BaseModel):
     """A query string: declared arguments are checked, others are ignored."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra=without_null_defaults)
+    model_config = ConfigDict(extra="ignore", json_schema_extra=document_model)
 
 
 class Answer(BaseModel):
@@ -123,12 +132,14 @@ def strict_boolean(value: Any) -> bool:
     return value
 
 
-NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": fields.MAX_NAME}
+# What fields.text accepts: something besides white space, and no control characters.
+TEXT_PATTERN = r"^[^\u0000-\u001f]*\S[^\u0000-\u001f]*$"
+NAME_SCHEMA = {"type": "string", "maxLength": fields.MAX_NAME, "pattern": TEXT_PATTERN}
 Slug = rule(fields.slug, {"type": "string", "pattern": fields.SLUG.pattern})
 Name = rule(lambda v: fields.text(v, "", fields.MAX_NAME), NAME_SCHEMA)
 Recipient = rule(
     lambda v: fields.recipient(v, ""),
-    {"type": "string", "minLength": 1, "maxLength": fields.MAX_RECIPIENT},
+    {"type": "string", "maxLength": fields.MAX_RECIPIENT, "pattern": TEXT_PATTERN},
 )
 Html = rule(lambda v: fields.html(v, ""), {"type": "string"})
 Metadata = rule(

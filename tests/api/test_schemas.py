@@ -111,3 +111,9 @@ def test_the_answer_is_checked_against_its_model_under_tests(app, client, auth, 
     finally:
         campaigns.campaign_summary = original
     assert response.status_code == 500
+
+
+def test_a_campaign_id_with_a_trailing_newline_is_refused(client, auth):
+    # Python's "$" also matches before a final newline; the id must match as a whole.
+    response = client.post("/api/v1/campaigns", json={"id": "abc\n"}, headers=auth)
+    assert error_message(response).startswith("'id' must be a slug")
