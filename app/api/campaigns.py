@@ -165,7 +165,25 @@ EXPORT = {"application/json": NonOpeners, "text/csv": "string"}
 
 
 @bp.post("/campaigns")
-@contract(body=NewCampaign, responses={201: Campaign}, errors=(409,))
+@contract(
+    body=NewCampaign,
+    responses={201: Campaign},
+    errors=(409,),
+    links={
+        201: {
+            view: {"campaign_id": "$response.body#/id"}
+            for view in (
+                "show_campaign",
+                "update_campaign",
+                "delete_campaign",
+                "campaign_stats",
+                "non_openers",
+                "inject_campaign",
+                "create_follow_up",
+            )
+        }
+    },
+)
 def create_campaign(body: NewCampaign):
     """Create a campaign with a slug id chosen by the sender."""
     name = body.id if body.name is None else body.name

@@ -77,7 +77,12 @@ def recipients_response(follow_up: dict, status: int, export_format: str = "json
 
 
 @bp.post("/campaigns/<campaign_id>/follow-ups")
-@contract(body=NewFollowUp, responses={201: FollowUpRecipients}, errors=(404, 409))
+@contract(
+    body=NewFollowUp,
+    responses={201: FollowUpRecipients},
+    errors=(404, 409),
+    links={201: {"follow_up_recipients": {"campaign_id": "$response.body#/campaign/id"}}},
+)
 def create_follow_up(campaign_id: str, body: NewFollowUp):
     """Create a follow-up campaign of this one and return the recipients to send it to."""
     parent = find_campaign(campaign_id)

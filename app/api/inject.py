@@ -113,6 +113,8 @@ class InjectedMessages(Answer):
     body=InjectRequest,
     responses={201: {"application/json": InjectedMessage | InjectedMessages}},
     errors=(404,),
+    # The "recipient" form answers the message itself.
+    links={201: {"show_message": {"message_id": "$response.body#/message_id"}}},
 )
 def inject_campaign(campaign_id: str, body: InjectRequest):
     """Register recipients' messages and return their HTML with the pixel added.

@@ -104,6 +104,11 @@ def operation(path: str, method: str, declared: Contract, view: Any, refs: dict)
             "description": doc[0],
             "content": {kind: {"schema": media_schema(s, refs)} for kind, s in media.items()},
         }
+        if status in declared.links:
+            responses[str(status)]["links"] = {
+                target: {"operationId": target, "parameters": parameters}
+                for target, parameters in declared.links[status].items()
+            }
     errors = set(declared.errors)
     if declared.body is not None:
         errors |= {400, 413}

@@ -83,7 +83,16 @@ class Erased(Answer):
 
 
 @bp.post("/suppressions")
-@contract(body=NewSuppressions, responses={201: SuppressionsAdded})
+@contract(
+    body=NewSuppressions,
+    responses={201: SuppressionsAdded},
+    links={
+        201: {
+            view: {"recipient": "$response.body#/recipients/0"}
+            for view in ("remove_suppression", "export_recipient", "erase_recipient")
+        }
+    },
+)
 def add_suppressions(body: NewSuppressions):
     """Add addresses to the opt-out list: their messages are injected untracked from now on."""
     recipients = [body.recipient] if body.recipient is not None else body.recipients

@@ -285,6 +285,8 @@ class Contract:
     responses: dict[int, Any] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     public: bool = False
+    # status -> {the operationId (view name) an answer leads to: {its parameter: where from}}
+    links: dict[int, dict[str, dict[str, str]]] = field(default_factory=dict)
 
 
 def check_answer(declared: Contract, response: Response) -> None:
@@ -309,12 +311,15 @@ def contract(
     responses: dict[int, Any],
     errors: tuple[int, ...] = (),
     public: bool = False,
+    links: dict[int, dict[str, dict[str, str]]] | None = None,
 ):
     """Declare what a view accepts and answers; validate each request before the view runs.
 
     Put it below the route decorator. The view gets the validated body as ``body`` and the
     query string as ``query``. ``errors`` lists the error statuses the view itself raises
-    (404, 409...); 400, 401 and 413 are added where they apply.
+    (404, 409...); 400, 401 and 413 are added where they apply. ``links`` names, per status,
+    the operations an answer's values lead to, as OpenAPI links:
+    ``{201: {"show_thing": {"thing_id": "$response.body#/id"}}}``.
     """
 
     def decorate(view):
@@ -325,6 +330,7 @@ def contract(
             responses=responses,
             errors=errors,
             public=public,
+            links=links or {},
         )
 
         @functools.wraps(view)

@@ -99,7 +99,16 @@ def find_webhook(webhook_id: str) -> dict:
 
 
 @bp.post("/webhooks")
-@contract(body=NewWebhook, responses={201: NewWebhookAnswer})
+@contract(
+    body=NewWebhook,
+    responses={201: NewWebhookAnswer},
+    links={
+        201: {
+            view: {"webhook_id": "$response.body#/id"}
+            for view in ("show_webhook", "delete_webhook", "list_deliveries")
+        }
+    },
+)
 def create_webhook(body: NewWebhook):
     """Register an endpoint; the answer carries its signing secret, shown this once."""
     # The shared rule again, for what only it checks: where the URL's host resolves to.

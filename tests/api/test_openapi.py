@@ -66,3 +66,23 @@ def test_a_route_without_a_contract_stops_the_build(app):
     app.add_url_rule("/api/v1/undeclared", "api.undeclared", lambda: "")
     with pytest.raises(LookupError, match="undeclared"):
         openapi_document(app)
+
+
+def test_links_lead_to_operations_and_their_path_parameters(document):
+    operations = {
+        operation["operationId"]: path
+        for path, methods in document["paths"].items()
+        for operation in methods.values()
+    }
+    links = [
+        link
+        for methods in document["paths"].values()
+        for operation in methods.values()
+        for response in operation["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 10
+    for link in links:
+        path = operations[link["operationId"]]
+        for parameter in link["parameters"]:
+            assert "{" + parameter + "}" in path, (link, path)

@@ -1,5 +1,6 @@
 """The API against its own OpenAPI document, on a real gunicorn: schemathesis generates requests
-from the document (valid and invalid ones, a bounded number per operation) and checks that
+from the document (valid and invalid ones, a bounded number per operation, then short sequences
+that follow the document's links from a created resource to its operations) and checks that
 none answers 500, that each status is documented, and that every answer matches its schema."""
 
 import re
@@ -67,7 +68,7 @@ def test_schemathesis_finds_no_error_and_no_answer_off_its_schema(server, key, t
             "--checks",
             ",".join(CHECKS),
             "--phases",
-            "coverage,fuzzing",
+            "coverage,fuzzing,stateful",
             "--max-examples",
             "10",
             "--seed",
