@@ -3,17 +3,55 @@
 from typing import Any
 
 from flask import jsonify
-from pydantic import ConfigDict
 
 from app.api.base import bp, not_found
 from app.api.schemas import Answer, contract
 from app.services import store
 
 
+class OpenEvent(Answer):
+    """One fetch of the pixel, with its verdict and why (fields a privacy setting drops: null)."""
+
+    at: str
+    verdict: str
+    source: str | None
+    reason: str | None
+    client: str | None
+    client_version: str | None
+    os: str | None
+    device: str | None
+    country: str | None
+    asn: int | None
+    ip: str | None
+    user_agent: str | None
+    method: str | None
+    x_requested_with: str | None
+    sec_purpose: str | None
+    seconds_since_send: float | None
+
+
+class Click(Answer):
+    """One followed link, with its verdict; ``settled`` is 1 once the verdict is final."""
+
+    at: str
+    url: str
+    verdict: str
+    source: str | None
+    reason: str | None
+    client: str | None
+    os: str | None
+    device: str | None
+    country: str | None
+    ip: str | None
+    user_agent: str | None
+    method: str | None
+    seconds_since_send: float | None
+    settled: int
+
+
 class Message(Answer):
     """One recipient's message: its state, counts, every open event and click."""
 
-    model_config = ConfigDict(extra="allow")
     message_id: str
     campaign_id: str
     recipient: str
@@ -22,8 +60,15 @@ class Message(Answer):
     state: str
     tracked: bool
     opens: int
-    events: list[dict[str, Any]]
-    clicks: list[dict[str, Any]]
+    human_opens: int
+    machine_opens: int
+    mpp_opens: int
+    first_fetch_at: str | None
+    first_open_at: str | None
+    last_open_at: str | None
+    last_client: str | None
+    events: list[OpenEvent]
+    clicks: list[Click]
 
 
 @bp.get("/messages/<message_id>")
