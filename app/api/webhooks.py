@@ -30,7 +30,7 @@ class NewWebhook(Body):
     events: Annotated[list[Literal[webhooks.EVENT_TYPES]], Field(min_length=1)] = None
     include_machine: Switch = None
     description: rule(
-        lambda v: fields.text(v, "", fields.MAX_DESCRIPTION),
+        lambda v: None if v is None else fields.text(v, "", fields.MAX_DESCRIPTION),
         {"type": ["string", "null"], "maxLength": fields.MAX_DESCRIPTION},
     ) = None
 

@@ -117,3 +117,14 @@ def test_a_campaign_id_with_a_trailing_newline_is_refused(client, auth):
     # Python's "$" also matches before a final newline; the id must match as a whole.
     response = client.post("/api/v1/campaigns", json={"id": "abc\n"}, headers=auth)
     assert error_message(response).startswith("'id' must be a slug")
+
+
+def test_null_means_left_out_where_it_did_before(client, auth, app):
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = True
+    body = {"url": "http://10.0.0.1/", "description": None, "include_machine": None}
+    response = client.post("/api/v1/webhooks", json=body, headers=auth)
+    assert response.status_code == 201
+    assert response.get_json()["description"] is None
+    assert response.get_json()["include_machine"] is True
+    response = client.post("/api/v1/campaigns", json={"id": "n", "name": None}, headers=auth)
+    assert response.status_code == 201 and response.get_json()["name"] == "n"
