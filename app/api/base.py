@@ -1,10 +1,11 @@
-"""The /api/v1 blueprint's shared parts: the key check, request parsing and lookups.
+"""The /api/v1 blueprint's shared parts: the key check, field errors and lookups.
 
-Every route of the API lives on ``bp``, one module per resource. Field rules come from
-``core.fields``; a FieldError they raise is answered as a 400 naming the field.
+Every route of the API lives on ``bp``, one module per resource, and declares what it accepts
+and answers with ``schemas.contract``. Field rules come from ``core.fields``; a FieldError a
+view raises is answered as a 400 naming the field.
 """
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import BadRequest
 
 from app.api.errors import ApiError, error_response
@@ -19,7 +20,11 @@ MAX_INT_ARG = 10**12
 
 @bp.before_request
 def require_api_key() -> None:
-    """Let a request through only with a valid, unrevoked API key."""
+    """Let a request through only with a valid, unrevoked API key (public routes need none)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    declared = getattr(view, "contract", None)
+    if declared is not None and declared.public:
+        return
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -35,17 +40,6 @@ def field_error(error: FieldError):
     return error_response(400, "invalid_field", str(error))
 
 
-def json_body() -> dict:
-    """Return the request's JSON object, or raise a 400 that says what is wrong with it."""
-    try:
-        body = request.get_json(force=True)
-    except (BadRequest, RecursionError) as error:
-        raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from error
-    if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "The request body must be a JSON object.")
-    return body
-
-
 def not_found(kind: str, value) -> ApiError:
     """Return the 404 error for a resource that does not exist."""
     return ApiError(404, "not_found", f"No {kind} with id '{value}'.")
@@ -59,6 +53,18 @@ def find_campaign(campaign_id: str) -> dict:
     return campaign
 
 
+def json_body() -> dict:
+    """Return the request's JSON object, or raise a 400 that says what is wrong with it."""
+    try:
+        body = request.get_json(force=True)
+    except (BadRequest, RecursionError) as error:
+        raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from error
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "The request body must be a JSON object.")
+    return body
+
+
+# The helpers below serve views not yet declared with @contract.
 def int_arg(name: str, default: int, low: int, high: int | None) -> int:
     """Return an integer query argument within bounds, or raise a 400 naming it."""
     raw = request.args.get(name)

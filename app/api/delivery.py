@@ -8,16 +8,36 @@ our API key: a post that fails that check is a 401 and changes nothing.
 
 import os
 import time
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
 from app.api.base import bool_arg, bp, int_arg, json_body
 from app.api.delivery_schemas import GenericEvents, parse
 from app.api.errors import ApiError
+from app.api.schemas import Answer
 from app.core import delivery_providers as providers
 from app.core.delivery import DeliveryEvent
 from app.core.delivery_certs import CertificateCache, CertificateError, fetch_https
 from app.services import store
+
+
+class StoredDeliveryEvent(Answer):
+    """A delivery event as stored: what the ESP said of a message, and whether it matched one."""
+
+    id: int
+    provider: str
+    provider_event_id: str | None
+    message_id: str | None
+    campaign_id: str | None
+    recipient: str | None
+    event: str
+    bounce_type: str | None
+    at: str
+    received_at: str
+    matched: bool
+    detail: dict[str, Any]
+
 
 hooks = Blueprint("delivery_hooks", __name__, url_prefix="/api/v1/delivery-events")
 

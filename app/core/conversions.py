@@ -147,7 +147,7 @@ def conversion_numbers(campaign: dict, numbers: dict, rows: list[dict]) -> dict:
     attributed = total("click", "conversions")
     converted = total("click", "recipients")
     clickers = numbers.get("clickers") or 0
-    if numbers.get("delivered") is not None:
+    if numbers.get("delivered"):  # 0 until delivery events arrive
         of, messages = "delivered", numbers["delivered"]
     else:
         of, messages = "tracked", numbers.get("tracked", numbers["sent"])
