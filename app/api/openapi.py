@@ -25,6 +25,9 @@ ERRORS = {
     404: "The resource named in the path does not exist.",
     409: "A resource with that id already exists.",
     413: "The request body is larger than OPENTRACK_MAX_REQUEST_BYTES.",
+    422: "The request is well formed but cannot apply to this resource as it stands.",
+    500: "The server is set up wrongly (a setting holds something unusable).",
+    502: "A service the request depends on could not be reached.",
 }
 
 
@@ -42,7 +45,8 @@ def api_routes(app: Flask) -> list[tuple[str, str, Contract, Any]]:
     """Return (path, method, contract, view) of every /api/v1 route, in path order."""
     routes = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
-        if not rule.endpoint.startswith(f"{bp.name}."):
+        # Every route under the prefix, on bp or on another blueprint (the ESPs' hooks).
+        if not rule.rule.startswith(bp.url_prefix + "/"):
             continue
         view = app.view_functions[rule.endpoint]
         declared = getattr(view, "contract", None)
@@ -110,7 +114,7 @@ def operation(path: str, method: str, declared: Contract, view: Any, refs: dict)
                 for target, parameters in declared.links[status].items()
             }
     errors = set(declared.errors)
-    if declared.body is not None:
+    if declared.body is not None or declared.raw_body is not None:
         errors |= {400, 413}
     if declared.query is not None:
         errors.add(400)
@@ -118,7 +122,10 @@ def operation(path: str, method: str, declared: Contract, view: Any, refs: dict)
         errors.add(401)
     error = {"content": {"application/json": {"schema": refs[(Error, "serialization")]}}}
     for status in sorted(errors):
-        responses[str(status)] = {"description": ERRORS[status], **error}
+        described = ERRORS.get(status, "")
+        if status == 401 and declared.security:
+            described = "The provider's signature or credentials are missing or do not verify."
+        responses[str(status)] = {"description": described, **error}
     responses["default"] = {"description": "Any other error, in the same shape.", **error}
     result: dict[str, Any] = {
         "operationId": view.__name__,
@@ -134,8 +141,15 @@ def operation(path: str, method: str, declared: Contract, view: Any, refs: dict)
             "required": True,
             "content": {"application/json": {"schema": refs[(declared.body, "validation")]}},
         }
+    if declared.raw_body is not None:
+        result["requestBody"] = {
+            "required": True,
+            "content": {kind: {"schema": schema} for kind, schema in declared.raw_body.items()},
+        }
     if declared.public:
         result["security"] = []
+    elif declared.security:
+        result["security"] = [{name: []} for name in declared.security]
     return result
 
 
@@ -148,8 +162,10 @@ def openapi_document(app: Flask) -> dict:
     refs, definitions = models_json_schema(
         sorted(models, key=lambda item: (item[0].__name__, item[1])), ref_template=REF
     )
+    schemes = {"bearer": {"type": "http", "scheme": "bearer"}}
     paths: dict[str, dict] = {}
     for path, method, declared, view in routes:
+        schemes.update(declared.security or {})
         openapi_path = PATH_PARAMETER.sub(r"{\2}", path)
         paths.setdefault(openapi_path, {})[method.lower()] = operation(
             path, method, declared, view, refs
@@ -169,7 +185,7 @@ def openapi_document(app: Flask) -> dict:
         "paths": paths,
         "components": {
             "schemas": definitions.get("$defs", {}),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": schemes,
         },
         "security": [{"bearer": []}],
     }

@@ -292,6 +292,11 @@ class Contract:
     public: bool = False
     # status -> {the operationId (view name) an answer leads to: {its parameter: where from}}
     links: dict[int, dict[str, dict[str, str]]] = field(default_factory=dict)
+    # Instead of our bearer key: {scheme name: its OpenAPI security scheme} (an ESP's signature).
+    security: dict[str, dict] | None = None
+    # A body the view reads as bytes itself (it checks a signature over them first):
+    # {media type: JSON Schema}, documented only.
+    raw_body: dict[str, dict] | None = None
 
 
 def check_answer(declared: Contract, response: Response) -> None:
@@ -317,6 +322,8 @@ def contract(
     errors: tuple[int, ...] = (),
     public: bool = False,
     links: dict[int, dict[str, dict[str, str]]] | None = None,
+    security: dict[str, dict] | None = None,
+    raw_body: dict[str, dict] | None = None,
 ):
     """Declare what a view accepts and answers; validate each request before the view runs.
 
@@ -324,7 +331,9 @@ def contract(
     query string as ``query``. ``errors`` lists the error statuses the view itself raises
     (404, 409...); 400, 401 and 413 are added where they apply. ``links`` names, per status,
     the operations an answer's values lead to, as OpenAPI links:
-    ``{201: {"show_thing": {"thing_id": "$response.body#/id"}}}``.
+    ``{201: {"show_thing": {"thing_id": "$response.body#/id"}}}``. ``security`` names the
+    schemes that guard a route instead of our bearer key (an ESP's signature), and ``raw_body``
+    documents a body the view must read as bytes (to check that signature over them).
     """
 
     def decorate(view):
@@ -336,6 +345,8 @@ def contract(
             errors=errors,
             public=public,
             links=links or {},
+            security=security,
+            raw_body=raw_body,
         )
 
         @functools.wraps(view)

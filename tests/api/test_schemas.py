@@ -16,7 +16,7 @@ def error_message(response) -> str:
         (
             "/api/v1/campaigns",
             {"id": "x", "colour": "red"},
-            "'colour' is not a field of a new campaign; use id, name, track, track_clicks, attribution",
+            "'colour' is not a field of a new campaign; use id, name, track, track_clicks, attr",
         ),
         (
             "/api/v1/campaigns/nov-news/inject",
