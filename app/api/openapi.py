@@ -179,7 +179,8 @@ def openapi_document(app: Flask) -> dict:
         "info": {
             "title": "Opentrack API",
             "version": release,
-            "description": "Campaigns, inject, exports, follow-ups, webhooks and privacy. "
+            "description": "Campaigns, inject, exports, follow-ups and their rules, delivery "
+            "events, recipients and send times, conversions, webhooks and privacy. "
             "Every error is {'error': {'code', 'message'}} and names the field at fault.",
         },
         "paths": paths,
