@@ -298,12 +298,12 @@ def update_campaign(campaign_id: str, body: CampaignUpdate):
             "invalid_field",
             "The update is empty; send any of name, track, track_clicks, archived or sent_at.",
         )
-    # When the campaign went out, for follow-up rules; null goes back to its last injection.
     settings = attribution_settings(
         body.model_dump(include=set(SETTING_FIELDS), exclude_unset=True)
     )
     find_campaign(campaign_id)
     with store().atomic():
+        # When the campaign went out, for follow-up rules; null: back to its last injection.
         if "sent_at" in body.model_fields_set:
             store().set_sent_at(campaign_id, body.sent_at)
         if settings:
