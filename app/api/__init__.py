@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app.api import (  # noqa: F401
+from app.api import (  # noqa: F401  (each module adds its routes to bp)
     automations,
     campaigns,
     conversions,
@@ -11,6 +11,7 @@ from app.api import (  # noqa: F401
     followups,
     inject,
     messages,
+    openapi,
     privacy,
     recipients,
     webhooks,

@@ -1,27 +1,19 @@
 """The conversions API: server-side conversion reports, and a campaign's attribution settings.
 
-Each body has one declared pydantic model that refuses unknown fields, naming them and the
-fields there are; the deeper rules (ISO 4217 currencies, decimals, slugs) are
-``core.conversions``'s, shared with the conversion pixel. The answers are declared as models
-too (``Conversion``, and ``EstimatedOpenRate``, ``ConversionNumbers`` and ``AttributionFields``
-for the campaign answers), in the shape of the API's contracts (``Body`` and ``Answer`` of
-``app/api/schemas.py`` on the ``api`` branch), so that they can be declared there unchanged.
+Each body is a declared ``Body`` that refuses unknown fields, naming them and the fields
+there are; the deeper rules (ISO 4217 currencies, decimals, slugs) are ``core.conversions``'s,
+shared with the conversion pixel. The answers are ``Answer`` models (``Conversion``, and
+``EstimatedOpenRate`` and ``ConversionNumbers`` for the campaign stats), checked under tests
+like every other answer of the API.
 """
 
 from typing import ClassVar
 
 from flask import jsonify
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-)
+from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
 
-from app.api.base import bp, json_body
+from app.api.base import bp
+from app.api.schemas import Answer, Body, contract
 from app.core import conversions
 from app.core.attribution import attribution_serializer
 from app.core.fields import FieldError
@@ -30,10 +22,9 @@ from app.services import current
 MAX_WINDOW_DAYS = 90
 
 
-class ConversionReport(BaseModel):
+class ConversionReport(Body):
     """``POST /api/v1/conversions``: a conversion named by ``ot`` or by recipient and campaign."""
 
-    model_config = ConfigDict(extra="forbid")
     noun: ClassVar[str] = "a conversion"
 
     site: StrictStr
@@ -46,10 +37,9 @@ class ConversionReport(BaseModel):
     campaign: StrictStr | None = None
 
 
-class AttributionSettings(BaseModel):
+class AttributionSettings(Body):
     """The attribution fields of ``PATCH /api/v1/campaigns/<id>`` (and of its creation)."""
 
-    model_config = ConfigDict(extra="forbid")
     noun: ClassVar[str] = "a campaign's attribution settings"
 
     attribution: StrictBool | None = None
@@ -60,12 +50,6 @@ class AttributionSettings(BaseModel):
 
 
 SETTING_FIELDS = tuple(AttributionSettings.model_fields)
-
-
-class Answer(BaseModel):
-    """A response body as documented: no field that is not declared."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Conversion(Answer):
@@ -142,25 +126,9 @@ class AttributionFields(Answer):
     cost_currency: str | None
 
 
-def parsed(model: type[BaseModel], body: dict) -> BaseModel:
-    """Return the body as the model, or raise FieldError naming the first field at fault."""
-    try:
-        return model.model_validate(body)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"]) or "body"
-        if problem["type"] == "extra_forbidden":
-            names = list(model.model_fields)
-            listed = ", ".join(names[:-1]) + " or " + names[-1]
-            raise FieldError(field, f"is not a field of {model.noun}; use {listed}") from None
-        if problem["type"] == "missing":
-            raise FieldError(field, "is required") from None
-        raise FieldError(field, f"is invalid: {problem['msg'].lower()}") from None
-
-
 def attribution_settings(body: dict) -> dict:
     """Return the checked attribution settings a campaign body holds (only those given)."""
-    settings = parsed(AttributionSettings, body).model_dump(exclude_unset=True)
+    settings = AttributionSettings.model_validate(body).model_dump(exclude_unset=True)
     if settings.get("attribution") is None:
         settings.pop("attribution", None)
     if settings.get("view_through") is None:
@@ -188,10 +156,13 @@ def attribution_settings(body: dict) -> dict:
 
 
 @bp.post("/conversions")
-def report_conversion():
-    """Record a conversion reported by the sender's server; once per site and order."""
-    body = json_body()
-    report = parsed(ConversionReport, body).model_dump()
+@contract(body=ConversionReport, responses={200: Conversion, 201: Conversion})
+def report_conversion(body: ConversionReport):
+    """Record a conversion reported by the sender's server; once per site and order.
+
+    201 for a new conversion; 200 with ``duplicate`` true for one already stored.
+    """
+    report = body.model_dump()
     opentrack = current()
     serializer = attribution_serializer(opentrack.signers.click.secret_keys)
     row, new = conversions.record_conversion(opentrack.store, serializer, report, "api")

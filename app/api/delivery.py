@@ -8,16 +8,117 @@ our API key: a post that fails that check is a 401 and changes nothing.
 
 import os
 import time
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import Field
 
-from app.api.base import bool_arg, bp, int_arg, json_body
-from app.api.delivery_schemas import GenericEvents, parse
+from app.api.base import bp
+from app.api.delivery_schemas import GenericEvents
 from app.api.errors import ApiError
+from app.api.schemas import Answer, Flag, Offset, Query, contract, integer_arg
 from app.core import delivery_providers as providers
 from app.core.delivery import DeliveryEvent
 from app.core.delivery_certs import CertificateCache, CertificateError, fetch_https
 from app.services import store
+
+
+class StoredDeliveryEvent(Answer):
+    """A delivery event as stored: what the ESP said of a message, and whether it matched one."""
+
+    id: int
+    provider: str
+    provider_event_id: str | None
+    message_id: str | None
+    campaign_id: str | None
+    recipient: str | None
+    event: str
+    bounce_type: str | None
+    at: str
+    received_at: str
+    matched: bool
+    detail: dict[str, Any]
+
+
+class Recorded(Answer):
+    """What became of the events posted: stored, repeated, matched to a message or not."""
+
+    received: int
+    stored: int
+    duplicates: int
+    matched: int
+    unmatched: int
+    changed: int = Field(description="messages whose delivery status moved up")
+    suppressed: int = Field(description="recipients added to the suppression list")
+    ignored: int = Field(description="provider events of a kind Opentrack does not record")
+
+
+class EventCounts(Answer):
+    matched: int
+    unmatched: int
+
+
+class DeliveryEventList(Answer):
+    events: list[StoredDeliveryEvent]
+    counts: EventCounts
+    limit: int
+    offset: int
+
+
+class DeliveryEventsQuery(Query):
+    matched: Flag = None
+    limit: integer_arg(1, 1000) = 100
+    offset: Offset = 0
+
+
+class Confirmed(Answer):
+    """An SNS subscription confirmed (its SubscribeURL visited)."""
+
+    confirmed: str
+
+
+class Unsubscribed(Answer):
+    unsubscribed: str
+
+
+# How each provider proves a post is its own, documented instead of our bearer key.
+SNS_SIGNATURE = {
+    "sns_signature": {
+        "type": "http",
+        "scheme": "aws-sns-signature",
+        "description": "Amazon SNS signs the message body itself (Signature, SignatureVersion 1 "
+        "or 2), verified against the certificate at SigningCertURL (https, an SNS host only); "
+        "OPENTRACK_SES_TOPIC_ARNS may limit the topics.",
+    }
+}
+SENDGRID_SIGNATURE = {
+    "sendgrid_signature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": providers.SENDGRID_SIGNATURE,
+        "description": "SendGrid's ECDSA P-256 signature over the timestamp header "
+        f"({providers.SENDGRID_TIMESTAMP}) and the body, verified with "
+        "OPENTRACK_SENDGRID_PUBLIC_KEY.",
+    }
+}
+MAILGUN_SIGNATURE = {
+    "mailgun_signature": {
+        "type": "http",
+        "scheme": "mailgun-signature",
+        "description": "Mailgun's HMAC-SHA256 in the body's signature object (timestamp, token, "
+        "signature), verified with OPENTRACK_MAILGUN_SIGNING_KEY.",
+    }
+}
+POSTMARK_BASIC = {
+    "postmark_basic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "The credentials set in Postmark's webhook URL, compared with "
+        "OPENTRACK_POSTMARK_CREDENTIALS (user:password).",
+    }
+}
+JSON_OBJECT = {"application/json": {"type": "object"}}
+
 
 hooks = Blueprint("delivery_hooks", __name__, url_prefix="/api/v1/delivery-events")
 
@@ -42,23 +143,22 @@ def record(events: list[DeliveryEvent], ignored: int = 0):
 
 
 @bp.post("/delivery-events/generic")
-def generic_events():
+@contract(body=GenericEvents, responses={200: Recorded})
+def generic_events(body: GenericEvents):
     """Record delivery events sent in Opentrack's own shape, for any ESP."""
-    return record(parse(GenericEvents, json_body()).to_events())
+    return record(body.to_events())
 
 
 @bp.get("/delivery-events")
-def list_events():
+@contract(query=DeliveryEventsQuery, responses={200: DeliveryEventList})
+def list_events(query: DeliveryEventsQuery):
     """List stored delivery events, newest first; ``matched=false`` lists the unknown ones."""
-    matched = bool_arg("matched", True) if "matched" in request.args else None
-    limit = int_arg("limit", 100, 1, 1000)
-    offset = int_arg("offset", 0, 0, None)
     return jsonify(
         {
-            "events": store().list_delivery_events(matched, limit, offset),
+            "events": store().list_delivery_events(query.matched, query.limit, query.offset),
             "counts": store().count_delivery_events(),
-            "limit": limit,
-            "offset": offset,
+            "limit": query.limit,
+            "offset": query.offset,
         }
     )
 
@@ -87,6 +187,12 @@ def certificates() -> CertificateCache:
 
 
 @hooks.post("/ses")
+@contract(
+    responses={200: Recorded | Confirmed | Unsubscribed},
+    errors=(401, 502),
+    security=SNS_SIGNATURE,
+    raw_body={"text/plain": {"type": "string", "description": "an SNS message, as JSON"}},
+)
 def ses_events():
     """Record Amazon SES notifications delivered by SNS, after checking SNS's signature."""
     message = providers.parse_sns(request.get_data())
@@ -125,6 +231,12 @@ def confirm_subscription(message: dict):
 
 
 @hooks.post("/sendgrid")
+@contract(
+    responses={200: Recorded},
+    errors=(401, 500),
+    security=SENDGRID_SIGNATURE,
+    raw_body={"application/json": {"type": "array", "items": {"type": "object"}}},
+)
 def sendgrid_events():
     """Record SendGrid Event Webhook events, after checking SendGrid's ECDSA signature."""
     text = setting("SENDGRID_PUBLIC_KEY", "SendGrid")
@@ -142,6 +254,9 @@ def sendgrid_events():
 
 
 @hooks.post("/mailgun")
+@contract(
+    responses={200: Recorded}, errors=(401,), security=MAILGUN_SIGNATURE, raw_body=JSON_OBJECT
+)
 def mailgun_events():
     """Record a Mailgun webhook event, after checking its HMAC signature."""
     signing_key = setting("MAILGUN_SIGNING_KEY", "Mailgun")
@@ -152,6 +267,7 @@ def mailgun_events():
 
 
 @hooks.post("/postmark")
+@contract(responses={200: Recorded}, errors=(401,), security=POSTMARK_BASIC, raw_body=JSON_OBJECT)
 def postmark_events():
     """Record a Postmark webhook event, after checking its basic-auth credentials."""
     credentials = setting("POSTMARK_CREDENTIALS", "Postmark")

@@ -1,12 +1,25 @@
 """The follow-ups API: a campaign sent to another's non-openers, and its recipients."""
 
 import time
+from typing import ClassVar
 
 from flask import Response, stream_with_context
 
-from app.api.base import bp, find_campaign, format_arg, json_body
+from app.api.base import bp, find_campaign
+from app.api.campaigns import Campaign, Recipient
 from app.api.errors import ApiError
-from app.core import export, fields
+from app.api.schemas import (
+    AgeHours,
+    Answer,
+    Body,
+    Name,
+    Query,
+    Slug,
+    Switch,
+    choice_arg,
+    contract,
+)
+from app.core import export
 from app.core.automations import audience_filter
 from app.core.stats import campaign_summary
 from app.core.times import to_iso
@@ -14,12 +27,29 @@ from app.services import store
 from app.store import FollowUpExists
 
 
-def parse_follow_up(body: dict) -> tuple[str, str, bool, float]:
-    """Return (id, name, include_unknown, min_age_hours) of a follow-up request, or raise 400."""
-    campaign_id, name = fields.campaign(body.get("id"), body.get("name"))
-    include_unknown = fields.boolean(body.get("include_unknown"), "include_unknown", False)
-    min_age_hours = fields.age_hours(body.get("min_age_hours", 0), "min_age_hours")
-    return campaign_id, name, include_unknown, min_age_hours
+class NewFollowUp(Body):
+    """A follow-up campaign: its own id and name, and which of the parent's recipients it takes."""
+
+    noun: ClassVar[str] = "a new follow-up"
+    id: Slug
+    name: Name | None = None
+    include_unknown: Switch = None
+    min_age_hours: AgeHours = 0.0
+
+
+class FollowUpRecipients(Answer):
+    """A follow-up campaign and the recipients to send it to, as they stand now."""
+
+    campaign: Campaign
+    parent_id: str
+    states: list[str]
+    min_age_hours: float
+    injected_before: str
+    recipients: list[Recipient]
+
+
+class FormatQuery(Query):
+    format: choice_arg("json", "csv") = "json"
 
 
 def recipients_response(follow_up: dict, status: int, export_format: str = "json") -> Response:
@@ -49,10 +79,18 @@ def recipients_response(follow_up: dict, status: int, export_format: str = "json
 
 
 @bp.post("/campaigns/<campaign_id>/follow-ups")
-def create_follow_up(campaign_id: str):
+@contract(
+    body=NewFollowUp,
+    responses={201: FollowUpRecipients},
+    errors=(404, 409),
+    links={201: {"follow_up_recipients": {"campaign_id": "$response.body#/campaign/id"}}},
+)
+def create_follow_up(campaign_id: str, body: NewFollowUp):
     """Create a follow-up campaign of this one and return the recipients to send it to."""
     parent = find_campaign(campaign_id)
-    follow_up_id, name, include_unknown, min_age_hours = parse_follow_up(json_body())
+    follow_up_id, min_age_hours = body.id, body.min_age_hours
+    name = body.id if body.name is None else body.name
+    include_unknown = bool(body.include_unknown)
     cutoff = to_iso(time.time() - min_age_hours * 3600)
     try:
         store().create_follow_up(follow_up_id, name, parent, include_unknown, min_age_hours, cutoff)
@@ -64,10 +102,15 @@ def create_follow_up(campaign_id: str):
 
 
 @bp.get("/campaigns/<campaign_id>/follow-up-recipients")
-def follow_up_recipients(campaign_id: str):
+@contract(
+    query=FormatQuery,
+    responses={200: {"application/json": FollowUpRecipients, "text/csv": "string"}},
+    errors=(404,),
+)
+def follow_up_recipients(campaign_id: str, query: FormatQuery):
     """List a follow-up's recipients as they stand now (openers since are left out)."""
     find_campaign(campaign_id)
     follow_up = store().get_follow_up(campaign_id)
     if follow_up is None:
         raise ApiError(404, "not_found", f"Campaign '{campaign_id}' is not a follow-up.")
-    return recipients_response(follow_up, 200, format_arg())
+    return recipients_response(follow_up, 200, query.format)

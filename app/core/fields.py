@@ -56,7 +56,7 @@ def encodable(value: str) -> bool:
 
 def slug(value, field: str = "id") -> str:
     """Return a campaign id: a slug the sender chose."""
-    if not isinstance(value, str) or not SLUG.match(value):
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
         raise FieldError(field, f"must be a slug: {SLUG_RULE}")
     return value
 

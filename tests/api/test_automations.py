@@ -281,7 +281,7 @@ def test_sent_at_set_by_patch_is_what_a_rule_counts_from(client, auth, sent, sto
         ({"after_hours": 72}, "follow_up"),
         ({"after_hours": 72, "follow_up": {"id": "Bad Id"}}, "follow_up.id"),
         ({"after_hours": 72, "follow_up": {"id": "a", "extra": 1}}, "follow_up.extra"),
-        ({"after_hours": 72, "follow_up": {"id": "a", "name": ""}}, "name"),
+        ({"after_hours": 72, "follow_up": {"id": "a", "name": ""}}, "follow_up.name"),
         ({"after_hours": 72, "follow_up": {"id": "a"}, "notify": "yes"}, "notify"),
         ({"after_hours": 72, "follow_up": {"id": "a"}, "when": 1}, "when"),
         ({"after_hours": 72, "follow_up": {"id": "nov-news"}}, "follow_up.id"),
