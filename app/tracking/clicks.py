@@ -3,8 +3,9 @@
 ``/c/<token>`` is served in front of Flask, like the pixel. The token is signed and names a
 message and one of its campaign's stored links, so the redirect only ever leads to a URL that
 was in the HTML we were given: a forged, altered or unknown token gets a styled 404 page
-(``templates/error.html``, its one style allowed by hash) and no redirect. Tokens minted now are checked with one keyed hash (``core.tokens``); those of
-links sent before them, itsdangerous signatures, still verify. A valid click is appended to
+(``templates/error.html``, its one style allowed by hash) and no redirect. Tokens minted now
+are checked with one keyed hash (``core.tokens``); those of links sent before them,
+itsdangerous signatures, still verify. A valid click is appended to
 the same spool as pixel fetches (its ninth element says it is a click), answered at once, and
 judged and stored by ``tracking.writer``. Links are rewritten at injection by
 ``core.injection``.
