@@ -183,3 +183,12 @@ def test_non_opener_counts_match_the_export_with_and_without_a_cutoff(
     if states != ("unknown",):
         listed = sum(1 for _ in store.iter_follow_up_recipients(follow_up))
         assert store.count_follow_up_recipients(follow_up) == listed
+
+
+@pytest.mark.postgresql_only
+def test_search_under_a_language_collation_reads_with_starts_with(reports, store, mailing):
+    store.db._c_collation = False  # as on a database made with a locale's collation
+    sql, params = store.db.starts_with("recipient", "user01")
+    assert sql == "starts_with(recipient, ?)" and params == ["user01"]
+    assert reports.count_recipients("weekly", search="USER01") == 10
+    assert reports.count_recipients("weekly", "opened", "user01") == 3
