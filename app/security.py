@@ -5,6 +5,8 @@ error pages) style themselves with one ``<style>`` element carrying this respons
 ``csp_nonce()`` makes it, and ``add_headers`` names it in the policy.
 """
 
+import base64
+import hashlib
 import secrets
 
 from flask import Flask, g, request
@@ -18,6 +20,17 @@ PLAIN_HEADERS = [
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
 ]
+
+
+def plain_headers_with_style(css: str) -> list[tuple[str, str]]:
+    """Return PLAIN_HEADERS that also allow one <style> element holding exactly ``css``."""
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    policy = (
+        f"default-src 'none'; style-src 'sha256-{digest}'; form-action 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    others = [header for header in PLAIN_HEADERS if header[0] != "Content-Security-Policy"]
+    return [("Content-Security-Policy", policy), *others]
 
 
 def csp_nonce() -> str:

@@ -5,6 +5,8 @@ import logging
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from app.error_pages import error_page
+
 log = logging.getLogger(__name__)
 
 
@@ -41,7 +43,7 @@ def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if not _is_api():
-            return error
+            return error_page(error)
         code = (error.name or "error").lower().replace(" ", "_")
         message = error.description or error.name
         if error.code == 413:

@@ -246,7 +246,9 @@ def campaign_page(
             for key, label in DIMENSIONS
             for bars in [breakdown_bars(breakdown_rows(parts, key, fetches))]
         ],
-        recipients=store().recipients(campaign_id, state, search, PAGE_SIZE, pager.offset),
+        recipients=store().recipients(
+            campaign_id, state, search, PAGE_SIZE, pager.offset, total=pager.total
+        ),
         pager=pager,
         state=state,
         search=search,

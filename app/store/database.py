@@ -95,6 +95,17 @@ class Database:
         """Return SQL that is true when ``haystack`` holds the text of one ? parameter."""
         raise NotImplementedError
 
+    def starts_with(self, column: str, prefix: str) -> tuple[str, list]:
+        """Return SQL and parameters true when ``column`` starts with ``prefix``.
+
+        A range on the column (``>= prefix AND < the next prefix``), which an index on the
+        column walks: text compares by code point (SQLite's BINARY; PostgreSQL's "C").
+        """
+        upper = next_prefix(prefix)
+        if upper is None:
+            return f"{column} >= ?", [prefix]
+        return f"{column} >= ? AND {column} < ?", [prefix, upper]
+
     def compact(self) -> None:
         """Make sure erased data leaves the engine's logs and free pages as soon as it can."""
 
@@ -207,3 +218,15 @@ class SQLiteDatabase(Database):
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def next_prefix(prefix: str) -> str | None:
+    """Return the first text after every text starting with ``prefix`` (None: there is none)."""
+    while prefix:
+        last = ord(prefix[-1]) + 1
+        if 0xD800 <= last < 0xE000:
+            last = 0xE000  # surrogates are not characters: UTF-8 cannot hold them
+        if last <= 0x10FFFF:
+            return prefix[:-1] + chr(last)
+        prefix = prefix[:-1]
+    return None

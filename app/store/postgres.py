@@ -107,6 +107,7 @@ class PostgresDatabase(Database):
 
     def __init__(self, url: str):
         self.url = url
+        self._c_collation: bool | None = None
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -208,6 +209,25 @@ class PostgresDatabase(Database):
     def contains(self, haystack: str) -> str:
         """Return SQL that is true when ``haystack`` holds the text of one ? parameter."""
         return f"strpos({haystack}, ?) > 0"
+
+    def starts_with(self, column: str, prefix: str) -> tuple[str, list]:
+        """Return SQL and parameters true when ``column`` starts with ``prefix``.
+
+        The index range when the database sorts text by code point (collation "C", as
+        ``scripts/pg`` makes it); under a language collation a range would miss rows, so
+        ``starts_with()`` reads every row of the campaign instead.
+        """
+        if self._code_point_order():
+            return super().starts_with(column, prefix)
+        return f"starts_with({column}, ?)", [prefix]
+
+    def _code_point_order(self) -> bool:
+        if self._c_collation is None:
+            row = self.execute(
+                "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+            ).fetchone()
+            self._c_collation = row[0] in ("C", "POSIX", "C.UTF-8", "C.utf8")
+        return self._c_collation
 
     def compact(self) -> None:
         """Vacuum the tables erasure rewrites, so old row versions leave their pages."""

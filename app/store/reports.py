@@ -16,30 +16,55 @@ class Reports:
         self.db = db
 
     def recipients(
-        self, campaign_id: str, state: str = "", search: str = "", limit: int = 50, offset: int = 0
+        self,
+        campaign_id: str,
+        state: str = "",
+        search: str = "",
+        limit: int = 50,
+        offset: int = 0,
+        total: int | None = None,
     ) -> list[dict]:
         """Return a page of a campaign's messages, newest first, filtered by state and search.
 
         The page's rowids come from the (campaign_id, state, injected_at) index alone, one
         ordered walk per state merged by SQLite, so a deep page costs no sort and no reads of
-        skipped rows; then only the page's rows are read.
+        skipped rows; then only the page's rows are read. Given ``total`` (how many rows the
+        listing has), a page past the middle is read from the oldest end, so the last page
+        costs what the first does. A search walks the (campaign_id, recipient) index over the
+        addresses starting with the text (see ``_search``) and sorts only what it found.
         """
+        if total is not None and offset >= total:
+            return []
+        backwards = total is not None and offset > total // 2
+        if backwards:
+            limit, offset = min(limit, total - offset), max(0, total - offset - limit)
+        order = "ASC" if backwards else "DESC"
         search_sql, search_params = self._search(search)
-        arms, params = [], []
-        for one_state in [state] if state in STATES else STATES:
-            arms.append(
+        if search_sql:
+            state_sql = " AND state = ?" if state in STATES else ""
+            sql = (
                 "SELECT rowid AS row_id, injected_at FROM messages "
-                f"WHERE campaign_id = ? AND state = ?{search_sql}"
+                f"WHERE campaign_id = ?{state_sql}{search_sql}"
             )
-            params += [campaign_id, one_state, *search_params]
+            params = [campaign_id, *([state] if state_sql else []), *search_params]
+        else:
+            arms, params = [], []
+            for one_state in [state] if state in STATES else STATES:
+                arms.append(
+                    "SELECT rowid AS row_id, injected_at FROM messages "
+                    "WHERE campaign_id = ? AND state = ?"
+                )
+                params += [campaign_id, one_state]
+            sql = " UNION ALL ".join(arms)
         row_ids = [
             row[0]
             for row in self.db.execute(
-                " UNION ALL ".join(arms)
-                + " ORDER BY injected_at DESC, row_id DESC LIMIT ? OFFSET ?",
+                sql + f" ORDER BY injected_at {order}, row_id {order} LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             )
         ]
+        if backwards:
+            row_ids.reverse()
         if not row_ids:
             return []
         rows = self.db.execute(
@@ -128,7 +153,18 @@ class Reports:
             rebuild_first_opens(self.db, campaign_id)
 
     def _search(self, search: str) -> tuple[str, list]:
-        """Return the SQL condition and parameters for a recipient search ("" when none)."""
-        if not search.strip():
+        """Return the SQL condition and parameters for a recipient search ("" when none).
+
+        A search matches the recipients that start with its text, as typed or lower-cased
+        (addresses are stored lower-cased, subscriber ids as given): a range of the
+        (campaign_id, recipient) index, not a read of every message.
+        """
+        text = search.strip()
+        if not text:
             return "", []
-        return " AND " + self.db.contains("lower(recipient)"), [search.strip().lower()]
+        parts, params = [], []
+        for variant in dict.fromkeys([text.lower(), text]):
+            sql, values = self.db.starts_with("recipient", variant)
+            parts.append(f"({sql})")
+            params += values
+        return " AND (" + " OR ".join(parts) + ")", params

@@ -2,9 +2,10 @@
 
 ``/c/<token>`` is served in front of Flask, like the pixel. The token is signed and names a
 message and one of its campaign's stored links, so the redirect only ever leads to a URL that
-was in the HTML we were given: a forged, altered or unknown token gets a plain 404 page and
-no redirect. Tokens minted now are checked with one keyed hash (``core.tokens``); those of
-links sent before them, itsdangerous signatures, still verify. A valid click is appended to
+was in the HTML we were given: a forged, altered or unknown token gets a styled 404 page
+(``templates/error.html``, its one style allowed by hash) and no redirect. Tokens minted now
+are checked with one keyed hash (``core.tokens``); those of links sent before them,
+itsdangerous signatures, still verify. A valid click is appended to
 the same spool as pixel fetches (its ninth element says it is a click), answered at once, and
 judged and stored by ``tracking.writer``. Links are rewritten at injection by
 ``core.injection``.
@@ -19,22 +20,30 @@ from werkzeug.urls import iri_to_uri
 from app.core import links
 from app.core.paths import CLICK_PREFIX
 from app.core.tokens import read_click_token
+from app.error_pages import plain_error_page
 from app.security import PLAIN_HEADERS
 from app.tracking.recorder import Recorder
 from app.tracking.spool import spool_line
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND = (
-    b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
-    b"<p>This link is not valid. Nothing was redirected.</p>\n"
+NOT_FOUND_TITLE = "Link not found"
+NOT_FOUND_MESSAGE = (
+    "This link is not valid: it may have been cut short or altered. Nothing was redirected."
 )
 # A bounded cache spares the database most lookups on busy links.
 CACHE_SIZE = 10_000
 CACHE_SECONDS = 30.0
 
 
-def plain_page(start_response, status: str, body: bytes, headers=()) -> list[bytes]:
+def not_found_page() -> tuple[bytes, list[tuple[str, str]]]:
+    """Return the styled page of a bad click link and its strict headers (rendered once)."""
+    return plain_error_page(404, NOT_FOUND_TITLE, NOT_FOUND_MESSAGE)
+
+
+def plain_page(
+    start_response, status: str, body: bytes, headers=(), security=PLAIN_HEADERS
+) -> list[bytes]:
     """Answer with a small HTML page that no cache keeps."""
     start_response(
         status,
@@ -43,7 +52,7 @@ def plain_page(start_response, status: str, body: bytes, headers=()) -> list[byt
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
             ("Referrer-Policy", "no-referrer"),
-            *PLAIN_HEADERS,
+            *security,
             *headers,
         ],
     )
@@ -64,6 +73,7 @@ class ClickMiddleware:
         self._targets: dict[tuple[int, str], tuple[str, float]] = {}
         # Attribution (core/attribution): adds a signed ``ot`` to the landing URL when asked.
         self.tag_landing = tag_landing
+        self.not_found, self.not_found_headers = not_found_page()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -79,10 +89,16 @@ class ClickMiddleware:
             target = None
         if target is None:
             self.recorder.count("click_bad_token")
-            return plain_page(start_response, "404 Not Found", NOT_FOUND)
+            return plain_page(
+                start_response, "404 Not Found", self.not_found, security=self.not_found_headers
+            )
         if method not in ("GET", "HEAD"):
             return plain_page(
-                start_response, "405 Method Not Allowed", NOT_FOUND, [("Allow", "GET, HEAD")]
+                start_response,
+                "405 Method Not Allowed",
+                self.not_found,
+                [("Allow", "GET, HEAD")],
+                self.not_found_headers,
             )
         try:
             self.record(environ, found[0], found[1], method)

@@ -64,15 +64,53 @@ def test_state_filter(reports, mailing, state, expected):
     assert [m["recipient"] for m in second] == list(reversed(wanted))[5:10]
 
 
-def test_search_is_a_case_insensitive_substring(reports, mailing):
+def test_search_matches_the_start_of_the_address_whatever_its_case(reports, mailing):
     found = reports.recipients("weekly", search="USER01")
     assert sorted(m["recipient"] for m in found) == [
         f"user{n:03d}@example.com" for n in range(10, 20)
     ]
-    assert reports.count_recipients("weekly", search="user01") == 10
+    assert reports.count_recipients("weekly", search=" user01 ") == 10
     assert reports.count_recipients("weekly", "opened", "user01") == 3  # 12, 15, 18
+    assert reports.recipients("weekly", "opened", "user01", limit=2, offset=1)[0]["recipient"] == (
+        "user015@example.com"
+    )
     assert reports.recipients("weekly", search="%") == []
+    # A prefix, not a substring: the middle of an address finds nothing.
+    assert reports.count_recipients("weekly", search="example.com") == 0
+    assert reports.count_recipients("weekly", search="user129@example.com") == 1
     assert reports.count_recipients("weekly", "", "") == 130
+    exported = list(reports.iter_recipients("weekly", search="user12"))
+    assert [m["recipient"] for m in exported] == [f"user{n}@example.com" for n in range(120, 130)]
+
+
+def test_search_finds_subscriber_ids_as_given(reports, store):
+    store.create_campaign("ids", "Ids")
+    rows = [("ABC-1", None, True), ("abc-2", None, True), ("x", None, True)]
+    store.register_messages("ids", rows)
+    # As typed or lower-cased: "ABC" finds ABC-1 and abc-2, "abc" only abc-2.
+    assert reports.count_recipients("ids", search="ABC") == 2
+    assert reports.count_recipients("ids", search="abc") == 1
+    assert {m["recipient"] for m in reports.recipients("ids", search="ABC-1")} == {"ABC-1"}
+
+
+@pytest.mark.parametrize("state", ["", "opened", "not_opened"])
+def test_pages_past_the_middle_read_backwards_to_the_same_rows(reports, mailing, state):
+    total = reports.count_recipients("weekly", state)
+    for offset in (0, 20, total // 2, total // 2 + 1, total - 50, total - 7, total - 1):
+        offset = max(0, offset)
+        forwards = reports.recipients("weekly", state, limit=50, offset=offset)
+        backwards = reports.recipients("weekly", state, limit=50, offset=offset, total=total)
+        assert [m["id"] for m in backwards] == [m["id"] for m in forwards], offset
+    assert reports.recipients("weekly", state, limit=50, offset=total, total=total) == []
+
+
+def test_next_prefix_bounds_every_text_with_the_prefix():
+    from app.store.database import next_prefix
+
+    assert next_prefix("abc") == "abd"
+    assert next_prefix("a\ud7ff") == "a\ue000"
+    assert next_prefix("a\U0010ffff") == "b"
+    assert next_prefix("\U0010ffff") is None
 
 
 def test_unknown_state_is_ignored_and_other_campaigns_are_not_listed(reports, store, mailing):
@@ -145,3 +183,12 @@ def test_non_opener_counts_match_the_export_with_and_without_a_cutoff(
     if states != ("unknown",):
         listed = sum(1 for _ in store.iter_follow_up_recipients(follow_up))
         assert store.count_follow_up_recipients(follow_up) == listed
+
+
+@pytest.mark.postgresql_only
+def test_search_under_a_language_collation_reads_with_starts_with(reports, store, mailing):
+    store.db._c_collation = False  # as on a database made with a locale's collation
+    sql, params = store.db.starts_with("recipient", "user01")
+    assert sql == "starts_with(recipient, ?)" and params == ["user01"]
+    assert reports.count_recipients("weekly", search="USER01") == 10
+    assert reports.count_recipients("weekly", "opened", "user01") == 3
