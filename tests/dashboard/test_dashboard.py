@@ -321,6 +321,7 @@ def test_message_page_lists_every_event(signed_in, client, auth, store, campaign
     flush()
     page = signed_in.get(f"/dashboard/messages/{message['message_id']}").get_data(as_text=True)
     assert "ann@x.org" in page and "Opened" in page
+    assert "<title>ann@x.org · Opentrack</title>" in page and page.count('id="clicks"') == 1
     assert page.count('class="badge human"') == 1 and page.count('class="badge machine"') == 1
     assert "A HEAD request checks the image without showing it" in page
     assert "iOS" in page and "phone" in page
