@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from app.core.tokens import id_and_number
+
 log = logging.getLogger(__name__)
 
 ATTRIBUTION_SALT = "opentrack.attribution"
@@ -41,15 +43,7 @@ def read_ot(serializer: URLSafeTimedSerializer, token: str) -> tuple[str, int] |
         payload = serializer.loads(token, max_age=MAX_AGE_SECONDS)
     except BadData:
         return None
-    if (
-        not isinstance(payload, list)
-        or len(payload) != 2
-        or not isinstance(payload[0], str)
-        or not isinstance(payload[1], int)
-        or isinstance(payload[1], bool)
-    ):
-        return None
-    return payload[0], payload[1]
+    return id_and_number(payload)
 
 
 def with_ot(url: str, token: str) -> str:

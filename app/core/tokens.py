@@ -126,6 +126,19 @@ def mint_click_token(serializer: ClickSerializer, message_id: str, link_id: int)
     return serializer.link_signer(message_id)(str(link_id))
 
 
+def id_and_number(payload: object) -> tuple[str, int] | None:
+    """Return a signed ``[id, number]`` payload as a tuple, or None for any other shape."""
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not isinstance(payload[0], str)
+        or not isinstance(payload[1], int)
+        or isinstance(payload[1], bool)
+    ):
+        return None
+    return payload[0], payload[1]
+
+
 def read_click_token(serializer: ClickSerializer, token: str) -> tuple[str, int] | None:
     """Return (message id, link id) of a click token of either form, or None when it is not
     one of ours."""
@@ -136,15 +149,7 @@ def read_click_token(serializer: ClickSerializer, token: str) -> tuple[str, int]
         payload = serializer.loads(token)
     except BadData:
         return None
-    if (
-        not isinstance(payload, list)
-        or len(payload) != 2
-        or not isinstance(payload[0], str)
-        or not isinstance(payload[1], int)
-        or isinstance(payload[1], bool)
-    ):
-        return None
-    return payload[0], payload[1]
+    return id_and_number(payload)
 
 
 LIST_SALT = "opentrack.follow_up_list"
@@ -166,12 +171,4 @@ def read_list_token(serializer: URLSafeSerializer, token: str) -> tuple[str, int
         payload = serializer.loads(token)
     except BadData:
         return None
-    if (
-        not isinstance(payload, list)
-        or len(payload) != 2
-        or not isinstance(payload[0], str)
-        or not isinstance(payload[1], int)
-        or isinstance(payload[1], bool)
-    ):
-        return None
-    return payload[0], payload[1]
+    return id_and_number(payload)
