@@ -38,6 +38,8 @@ from app.core.times import to_iso
 from app.services import store
 from app.store import CampaignExists
 
+SENDER_NAME = "who the opt-out page says the mail is from (left out or null: the name)"
+
 
 class NewCampaign(Body):
     """A campaign to create: its id (a slug the sender picks), a name, default switches and
@@ -53,6 +55,7 @@ class NewCampaign(Body):
     view_through: StrictBool | None = None
     cost: StrictStr | StrictInt | StrictFloat | None = None
     cost_currency: StrictStr | None = None
+    sender_name: Name | None = Field(None, description=SENDER_NAME)
 
 
 class CampaignUpdate(Body):
@@ -69,6 +72,7 @@ class CampaignUpdate(Body):
     view_through: StrictBool | None = None
     cost: StrictStr | StrictInt | StrictFloat | None = None
     cost_currency: StrictStr | None = None
+    sender_name: Name | None = Field(None, description=SENDER_NAME + "; null clears it")
 
 
 class CampaignListQuery(Query):
@@ -102,6 +106,7 @@ class Campaign(Answer):
 
     id: str
     name: str
+    sender_name: str | None = Field(description=SENDER_NAME)
     created_at: str
     first_injected_at: str | None
     track: bool
@@ -250,7 +255,7 @@ def create_campaign(body: NewCampaign):
         body.model_dump(include=set(SETTING_FIELDS), exclude_unset=True)
     )
     try:
-        campaign = store().create_campaign(body.id, name, track=track)
+        campaign = store().create_campaign(body.id, name, track=track, sender_name=body.sender_name)
     except CampaignExists as error:
         raise ApiError(
             409, "conflict", f"A campaign with id '{body.id}' already exists."
@@ -291,12 +296,14 @@ def show_campaign(campaign_id: str):
 @contract(body=CampaignUpdate, responses={200: Campaign}, errors=(404,))
 def update_campaign(campaign_id: str, body: CampaignUpdate):
     """Rename a campaign, change its tracking switches, archive or unarchive it, set the time
-    it was sent (``sent_at``, which follow-up rules count from) or its attribution settings."""
+    it was sent (``sent_at``, which follow-up rules count from), the sender its opt-out page
+    names (``sender_name``) or its attribution settings."""
     if not body.model_fields_set:
         raise ApiError(
             400,
             "invalid_field",
-            "The update is empty; send any of name, track, track_clicks, archived or sent_at.",
+            "The update is empty; send any of name, sender_name, track, track_clicks, archived "
+            "or sent_at.",
         )
     settings = attribution_settings(
         body.model_dump(include=set(SETTING_FIELDS), exclude_unset=True)
@@ -306,6 +313,8 @@ def update_campaign(campaign_id: str, body: CampaignUpdate):
         # When the campaign went out, for follow-up rules; null: back to its last injection.
         if "sent_at" in body.model_fields_set:
             store().set_sent_at(campaign_id, body.sent_at)
+        if "sender_name" in body.model_fields_set:
+            store().set_sender_name(campaign_id, body.sender_name)
         if settings:
             store().set_campaign_attribution(campaign_id, settings)
         row = store().update_campaign(

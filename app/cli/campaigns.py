@@ -1,4 +1,5 @@
-"""Campaign commands: the campaigns group (list, create, show, rename, archive, delete), a
+"""Campaign commands: the campaigns group (list, create, show, rename, set-sender, archive,
+delete), a
 campaign's numbers, and the export of its non-openers."""
 
 import contextlib
@@ -17,7 +18,9 @@ from app.core.times import to_iso
 from app.services import store
 from app.store import CampaignExists
 
-campaigns = AppGroup("campaigns", help="List, create, show, rename, archive and delete campaigns.")
+campaigns = AppGroup(
+    "campaigns", help="List, create, show, rename, set the sender of, archive and delete campaigns."
+)
 
 
 @click.command("stats")
@@ -100,13 +103,18 @@ def list_campaigns(archived: bool, as_json: bool) -> None:
 @campaigns.command("create")
 @click.argument("campaign_id")
 @click.option("--name", help="A name to show (the id when left out).")
+@click.option("--sender", help="Who its opt-out page says the mail is from (the name if left out).")
 @click.option("--no-track", is_flag=True, help="Inject its messages without a pixel.")
 @click.option("--track-clicks", is_flag=True, help="Rewrite its links into tracked ones.")
-def create_campaign(campaign_id: str, name: str | None, no_track: bool, track_clicks: bool) -> None:
+def create_campaign(
+    campaign_id: str, name: str | None, sender: str | None, no_track: bool, track_clicks: bool
+) -> None:
     """Create a campaign with the slug CAMPAIGN_ID."""
     campaign_id, name = _checked(fields.campaign, campaign_id, name)
+    if sender is not None:
+        sender = _checked(fields.text, sender, "sender", fields.MAX_NAME)
     try:
-        store().create_campaign(campaign_id, name, track=not no_track)
+        store().create_campaign(campaign_id, name, track=not no_track, sender_name=sender)
     except CampaignExists:
         raise click.ClickException(f"a campaign with id '{campaign_id}' already exists") from None
     if track_clicks:
@@ -131,6 +139,24 @@ def rename_campaign(campaign_id: str, name: str) -> None:
     _find(campaign_id)
     store().update_campaign(campaign_id, name=name)
     click.echo(f"Renamed campaign '{campaign_id}' to '{name}'.", err=True)
+
+
+@campaigns.command("set-sender")
+@click.argument("campaign_id")
+@click.argument("sender", required=False)
+@click.option("--clear", is_flag=True, help="Go back to naming the campaign's name.")
+def set_sender(campaign_id: str, sender: str | None, clear: bool) -> None:
+    """Set the SENDER a campaign's opt-out page names ("You are opting out of mail from ...")."""
+    if clear == (sender is not None):
+        raise click.UsageError("give either a SENDER or --clear")
+    if sender is not None:
+        sender = _checked(fields.text, sender, "sender", fields.MAX_NAME)
+    _find(campaign_id)
+    store().set_sender_name(campaign_id, sender)
+    if sender is None:
+        click.echo(f"Campaign '{campaign_id}' names its own name as the sender.", err=True)
+    else:
+        click.echo(f"Campaign '{campaign_id}' names '{sender}' as the sender.", err=True)
 
 
 @campaigns.command("archive")

@@ -102,6 +102,7 @@ def campaign_summary(campaign: dict) -> dict:
         "archived_at": campaign.get("archived_at"),
         "sent_at": campaign.get("sent_at"),
         "last_injected_at": campaign.get("last_injected_at"),
+        "sender_name": campaign.get("sender_name"),
         **attribution_settings(campaign),
         **with_clicks(campaign_numbers(campaign), campaign),
         **delivery_counts(campaign),

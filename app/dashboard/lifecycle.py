@@ -1,4 +1,5 @@
-"""A campaign's lifecycle from its page: rename, archive or unarchive, delete (typing its id)."""
+"""A campaign's lifecycle from its page: rename, set the sender its opt-out page names, archive
+or unarchive, delete (typing its id)."""
 
 from flask import g, redirect, request, url_for
 
@@ -18,6 +19,21 @@ def rename_campaign(campaign_id: str):
     except FieldError as error:
         return campaign_page(campaign_id, manage_error=str(error), status=400)
     store().update_campaign(campaign_id, name=name)
+    return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<campaign_id>/sender")
+def set_sender(campaign_id: str):
+    """Set the sender the opt-out page names; an empty field goes back to the campaign's name."""
+    find_campaign(campaign_id)
+    value = request.form.get("sender_name", "")
+    sender_name = None
+    if value.strip():
+        try:
+            sender_name = fields.text(value, "sender_name", fields.MAX_NAME)
+        except FieldError as error:
+            return campaign_page(campaign_id, manage_error=str(error), status=400)
+    store().set_sender_name(campaign_id, sender_name)
     return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
 
 

@@ -107,6 +107,7 @@ class Store:
     count_campaigns = _on("campaigns", Campaigns.count_campaigns)
     campaign_ids = _on("campaigns", Campaigns.campaign_ids)
     set_track_clicks = _on("campaigns", Campaigns.set_track_clicks)
+    set_sender_name = _on("campaigns", Campaigns.set_sender_name)
     update_campaign = _on("campaigns", Campaigns.update_campaign)
     delete_campaign = _on("campaigns", Campaigns.delete_campaign)
     campaign_deletions = _on("campaigns", Campaigns.campaign_deletions)

@@ -30,13 +30,16 @@ class Campaigns:
     def __init__(self, db: Database):
         self.db = db
 
-    def create_campaign(self, campaign_id: str, name: str, track: bool = True) -> dict:
+    def create_campaign(
+        self, campaign_id: str, name: str, track: bool = True, sender_name: str | None = None
+    ) -> dict:
         """Store a new campaign and return it; raise CampaignExists when the id is taken."""
         try:
             with self.db.write() as conn:
                 conn.execute(
-                    "INSERT INTO campaigns (id, name, created_at, track) VALUES (?, ?, ?, ?)",
-                    (campaign_id, name, now_iso(), bool(track)),
+                    "INSERT INTO campaigns (id, name, created_at, track, sender_name) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (campaign_id, name, now_iso(), bool(track), sender_name),
                 )
         except Conflict as error:
             raise CampaignExists(campaign_id) from error
@@ -90,6 +93,14 @@ class Campaigns:
             conn.execute(
                 "UPDATE campaigns SET track_clicks = ? WHERE id = ?",
                 [bool(track_clicks), campaign_id],
+            )
+        return self.get_campaign(campaign_id)
+
+    def set_sender_name(self, campaign_id: str, sender_name: str | None) -> dict | None:
+        """Set the sender the opt-out page names (None: the campaign's name); return it."""
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE campaigns SET sender_name = ? WHERE id = ?", [sender_name, campaign_id]
             )
         return self.get_campaign(campaign_id)
 

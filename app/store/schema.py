@@ -491,3 +491,9 @@ def conversions(db: Database) -> None:
     db["conversions"].create_index(["site", "order_id"], unique=True)
     db["conversions"].create_index(["campaign_id", "at"])
     db["conversions"].create_index(["message_id"])
+
+
+@migrations(name="sender_name")
+def sender_name(db: Database) -> None:
+    """Add the sender a campaign's opt-out page names (null: the campaign's name)."""
+    db["campaigns"].add_column("sender_name", str)

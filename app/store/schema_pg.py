@@ -258,4 +258,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX conversions_message ON conversions (message_id)",
         ],
     ),
+    (
+        "sender_name",
+        ["ALTER TABLE campaigns ADD COLUMN sender_name TEXT"],
+    ),
 ]

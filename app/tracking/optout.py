@@ -15,6 +15,15 @@ def _message_for(token: str) -> dict | None:
     return store().get_message_row(message_id)
 
 
+def sender_of(message: dict) -> str | None:
+    """Return who the mail is from as the page names it: the campaign's sender_name, else its
+    name, else None (the page then speaks of "the sender")."""
+    campaign = store().get_campaign(message["campaign_id"]) if message.get("campaign_id") else None
+    if campaign is None:
+        return None
+    return campaign.get("sender_name") or campaign.get("name") or None
+
+
 @bp.get("/optout/<token>")
 def optout_form(token: str):
     """Show what opting out means, with a button; a GET (a link scanner) changes nothing."""
@@ -22,7 +31,12 @@ def optout_form(token: str):
     if message is None or message["recipient"].startswith("erased-"):
         return render_template("optout.html", state="invalid"), 404
     opted_out = bool(store().suppressed([message["recipient"]]))
-    return render_template("optout.html", state="done" if opted_out else "ask", token=token)
+    return render_template(
+        "optout.html",
+        state="done" if opted_out else "ask",
+        token=token,
+        sender=sender_of(message),
+    )
 
 
 @bp.post("/optout/<token>")
@@ -32,4 +46,4 @@ def optout_confirm(token: str):
     if message is None or message["recipient"].startswith("erased-"):
         return render_template("optout.html", state="invalid"), 404
     store().suppress([message["recipient"]], source="link")
-    return render_template("optout.html", state="done")
+    return render_template("optout.html", state="done", sender=sender_of(message))

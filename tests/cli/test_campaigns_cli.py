@@ -69,6 +69,21 @@ def test_rename(runner, store, made):
     assert store.get_campaign("nov-news")["name"] == "Nov letter"
 
 
+def test_sender(runner, store, made):
+    assert run(runner, "create", "acme", "--sender", " Acme Shop ").exit_code == 0
+    assert store.get_campaign("acme")["sender_name"] == "Acme Shop"
+    assert store.get_campaign("nov-news")["sender_name"] is None
+    assert run(runner, "set-sender", "nov-news", "Nov Shop").exit_code == 0
+    assert store.get_campaign("nov-news")["sender_name"] == "Nov Shop"
+    too_long = run(runner, "set-sender", "nov-news", "x" * 201)
+    assert too_long.exit_code != 0 and "'sender' must be at most 200" in too_long.output
+    assert run(runner, "set-sender", "nov-news").exit_code != 0  # neither SENDER nor --clear
+    assert run(runner, "set-sender", "nov-news", "--clear").exit_code == 0
+    assert store.get_campaign("nov-news")["sender_name"] is None
+    bad = run(runner, "create", "bad", "--sender", " ")
+    assert bad.exit_code != 0 and store.get_campaign("bad") is None
+
+
 def test_archive_and_unarchive(runner, store, made):
     assert run(runner, "archive", "nov-news").exit_code == 0
     assert store.get_campaign("nov-news")["archived_at"]
@@ -85,6 +100,7 @@ def test_archive_and_unarchive(runner, store, made):
     [
         ("show", "nope"),
         ("rename", "nope", "Name"),
+        ("set-sender", "nope", "Acme"),
         ("archive", "nope"),
         ("unarchive", "nope"),
         ("delete", "nope", "--yes"),

@@ -20,6 +20,23 @@ def test_an_empty_name_is_refused_beside_the_form(signed_in, campaign):
     assert "<h1>Nov</h1>" in signed_in.get(PAGE).get_data(as_text=True)
 
 
+def test_sender_form_sets_and_clears_the_sender(signed_in, campaign, store):
+    page = signed_in.get(PAGE).get_data(as_text=True)
+    assert 'name="sender_name" value=""' in page and 'placeholder="Nov"' in page
+    response = post_form(signed_in, PAGE + "/sender", {"sender_name": " <b>Acme</b> "}, PAGE)
+    assert response.status_code == 302
+    assert store.get_campaign("nov-news")["sender_name"] == "<b>Acme</b>"
+    page = signed_in.get(PAGE).get_data(as_text=True)
+    assert 'name="sender_name" value="&lt;b&gt;Acme&lt;/b&gt;"' in page and "<b>Acme" not in page
+    too_long = post_form(signed_in, PAGE + "/sender", {"sender_name": "x" * 201}, PAGE)
+    assert too_long.status_code == 400
+    text = too_long.get_data(as_text=True)
+    assert 'id="manage-error"' in text and "&#39;sender_name&#39; must be at most 200" in text
+    assert store.get_campaign("nov-news")["sender_name"] == "<b>Acme</b>"
+    assert post_form(signed_in, PAGE + "/sender", {"sender_name": " "}, PAGE).status_code == 302
+    assert store.get_campaign("nov-news")["sender_name"] is None
+
+
 def test_archived_campaigns_leave_the_list_until_asked_for(signed_in, campaign):
     assert post_form(signed_in, PAGE + "/archive", {"archived": "true"}, PAGE).status_code == 302
     listing = signed_in.get("/dashboard/campaigns").get_data(as_text=True)
@@ -47,10 +64,11 @@ def test_delete_needs_the_typed_id(signed_in, campaign, auth, store):
 
 
 def test_lifecycle_forms_check_csrf(signed_in, campaign, store):
-    for action in ("rename", "archive", "delete"):
-        response = signed_in.post(f"{PAGE}/{action}", data={"name": "x", "confirm_id": "nov-news"})
-        assert response.status_code == 400
+    for action in ("rename", "sender", "archive", "delete"):
+        data = {"name": "x", "sender_name": "x", "confirm_id": "nov-news"}
+        assert signed_in.post(f"{PAGE}/{action}", data=data).status_code == 400
     assert store.get_campaign("nov-news")["name"] == "Nov"
+    assert store.get_campaign("nov-news")["sender_name"] is None
 
 
 def test_unknown_dashboard_addresses_get_the_dashboards_404(signed_in):
