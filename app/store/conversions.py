@@ -41,11 +41,12 @@ def attributed_sql(db: Database, where: str) -> str:
     """
     elapsed = db.seconds_between("k.at", "cv.at")
     winner = (
+        # CROSS JOIN keeps SQLite's order: the named message, the recipient's messages by
+        # address, then their clicks by message (never every settled click by time).
         "(SELECT k.id FROM messages m0 "
-        "JOIN messages m ON m.recipient = m0.recipient "
-        "JOIN clicks k ON k.message_id = m.id "
-        "JOIN campaigns c ON c.id = k.campaign_id "
-        "WHERE m0.id = cv.message_id AND k.verdict = 'human' AND k.settled = TRUE "
+        "CROSS JOIN messages m CROSS JOIN clicks k CROSS JOIN campaigns c "
+        "WHERE m.recipient = m0.recipient AND k.message_id = m.id AND c.id = k.campaign_id "
+        "AND m0.id = cv.message_id AND k.verdict = 'human' AND k.settled = TRUE "
         f"AND k.at <= cv.at AND {elapsed} <= c.attribution_window_days * 86400.0 "
         "ORDER BY k.at DESC, k.id DESC LIMIT 1)"
     )
@@ -54,7 +55,8 @@ def attributed_sql(db: Database, where: str) -> str:
         "AND e.verdict = 'human' AND e.at >= cv.view_from AND e.at <= cv.at)"
     )
     return (
-        f"WITH base AS (SELECT cv.*, {winner} AS click_id, {viewed} AS viewed "
+        # Materialized, so that each conversion's last click is looked up once.
+        f"WITH base AS MATERIALIZED (SELECT cv.*, {winner} AS click_id, {viewed} AS viewed "
         f"FROM conversions cv {where}), "
         "judged AS (SELECT base.*, w.link_id AS click_link, w.message_id AS click_message, "
         "w.campaign_id AS click_campaign FROM base LEFT JOIN clicks w ON w.id = base.click_id) "

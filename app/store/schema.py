@@ -491,3 +491,11 @@ def conversions(db: Database) -> None:
     db["conversions"].create_index(["site", "order_id"], unique=True)
     db["conversions"].create_index(["campaign_id", "at"])
     db["conversions"].create_index(["message_id"])
+
+
+@migrations(name="clicks_attribution")
+def clicks_attribution(db: Database) -> None:
+    """Index a message's clicks by verdict and settling, for the last human click to attribute."""
+    # A conversion looks up, for each of its recipient's messages, the latest settled human
+    # click; without it SQLite may walk every settled click by time instead.
+    db["clicks"].create_index(["message_id", "verdict", "settled", "at"])

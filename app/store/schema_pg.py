@@ -258,4 +258,12 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX conversions_message ON conversions (message_id)",
         ],
     ),
+    (
+        "clicks_attribution",
+        [
+            # A conversion looks up, for each of its recipient's messages, the latest settled
+            # human click.
+            "CREATE INDEX clicks_attribution ON clicks (message_id, verdict, settled, at)",
+        ],
+    ),
 ]
