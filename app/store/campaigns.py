@@ -1,6 +1,7 @@
 """Campaigns and their counters in the store; the numbers made from them live in core.stats."""
 
 from app.core.times import now_iso
+from app.store.conversions import Conversions
 from app.store.database import Database
 from app.store.errors import CampaignExists, Conflict
 
@@ -157,6 +158,9 @@ class Campaigns:
             if row is None:
                 return None
             of_messages = "message_id IN (SELECT id FROM messages WHERE campaign_id = ?)"
+            # A conversion reported for it whose last human click was on another campaign's
+            # email belongs to that campaign: it is moved there, not deleted.
+            Conversions(self.db).pin_attribution("WHERE cv.campaign_id = ?", [campaign_id])
             counts = {
                 "events": conn.execute(
                     "DELETE FROM events WHERE campaign_id = ?", [campaign_id]

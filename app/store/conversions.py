@@ -1,11 +1,15 @@
 """Conversions in the store: recorded once per site and order, attributed when read.
 
 A conversion row keeps the message it names (from its ``ot`` or its recipient and campaign)
-and the earliest times a human click or open may have happened to attribute it. Whether it
-is attributed is decided by the clicks and opens stored for that message: a human click in the
-window (the last one gives the link), else a human open within 24 hours (view-through), else
-none. Deciding when read keeps a click still in a spool, or one the burst rule later calls a
-machine's, from being judged too early. No IP, user agent or address is stored.
+and the earliest time a human open may have happened to attribute it by view-through. Whether
+it is attributed is decided by the clicks and opens stored when the numbers are read: the
+recipient's last settled human click on any campaign's email within that campaign's window
+gives the message, campaign and link; else a human open of the named message within 24 hours
+(view-through); else none. The named message identifies the recipient; the recipient's other
+messages are found by address (``messages_recipient``) and their clicks by message
+(``clicks_message_at``). Deciding when read keeps a click still in a spool, or one the burst
+rule later calls a machine's, from being judged too early. No IP, user agent or address is
+stored with a conversion.
 """
 
 import json
@@ -18,22 +22,56 @@ from app.store.database import Database
 
 VIEW_THROUGH_SECONDS = 86400
 
-# Per conversion: the link of the last human click in the window, and whether a human open
-# came within the view-through window. Only settled clicks: until then the burst rule may still
-# find a click to be a machine's.
-ATTRIBUTED = (
-    "SELECT cv.*, "
-    "(SELECT k.link_id FROM clicks k WHERE k.message_id = cv.message_id "
-    "AND k.verdict = 'human' AND k.settled = TRUE "
-    "AND k.at >= cv.window_from AND k.at <= cv.at "
-    "ORDER BY k.at DESC LIMIT 1) AS click_link, "
-    "EXISTS (SELECT 1 FROM events e WHERE e.message_id = cv.message_id "
-    "AND e.verdict = 'human' AND e.at >= cv.view_from AND e.at <= cv.at) AS viewed "
-    "FROM conversions cv"
-)
 KIND = (
-    "CASE WHEN click_link IS NOT NULL THEN 'click' WHEN viewed THEN 'view_through' "
+    "CASE WHEN click_id IS NOT NULL THEN 'click' WHEN viewed THEN 'view_through' "
     "ELSE 'unattributed' END"
+)
+
+
+def attributed_sql(db: Database, where: str) -> str:
+    """Return SQL for the conversions matching ``where`` (on ``cv``), each with its attribution.
+
+    Per conversion: ``click_id``, the recipient's last settled human click (on the named
+    message or on any other message to the same address) between its campaign's
+    ``attribution_window_days`` before the conversion and the conversion, with its
+    ``click_link``, ``click_message`` and ``click_campaign``; ``viewed``, whether a human open
+    of the named message came within the view-through window; ``kind``; and ``won_message``
+    and ``won_campaign``: the click's message and campaign, else the named ones. Only settled
+    clicks: until then the burst rule may still find a click to be a machine's.
+    """
+    elapsed = db.seconds_between("k.at", "cv.at")
+    winner = (
+        # CROSS JOIN keeps SQLite's order: the named message, the recipient's messages by
+        # address, then their clicks by message (never every settled click by time).
+        "(SELECT k.id FROM messages m0 "
+        "CROSS JOIN messages m CROSS JOIN clicks k CROSS JOIN campaigns c "
+        "WHERE m.recipient = m0.recipient AND k.message_id = m.id AND c.id = k.campaign_id "
+        "AND m0.id = cv.message_id AND k.verdict = 'human' AND k.settled = TRUE "
+        f"AND k.at <= cv.at AND {elapsed} <= c.attribution_window_days * 86400.0 "
+        "ORDER BY k.at DESC, k.id DESC LIMIT 1)"
+    )
+    viewed = (
+        "EXISTS (SELECT 1 FROM events e WHERE e.message_id = cv.message_id "
+        "AND e.verdict = 'human' AND e.at >= cv.view_from AND e.at <= cv.at)"
+    )
+    return (
+        # Materialized, so that each conversion's last click is looked up once.
+        f"WITH base AS MATERIALIZED (SELECT cv.*, {winner} AS click_id, {viewed} AS viewed "
+        f"FROM conversions cv {where}), "
+        "judged AS (SELECT base.*, w.link_id AS click_link, w.message_id AS click_message, "
+        "w.campaign_id AS click_campaign FROM base LEFT JOIN clicks w ON w.id = base.click_id) "
+        f"SELECT judged.*, {KIND} AS kind, "
+        "CASE WHEN click_id IS NOT NULL THEN click_message ELSE message_id END AS won_message, "
+        "CASE WHEN click_id IS NOT NULL THEN click_campaign ELSE campaign_id END AS won_campaign "
+        "FROM judged"
+    )
+
+
+# The conversions a campaign may hold: those named for it, and those of its recipients (whose
+# last click may have been on this campaign's email). Two ? parameters: the campaign twice.
+OF_CAMPAIGN = (
+    "WHERE cv.campaign_id = ? OR cv.message_id IN (SELECT m0.id FROM messages m0 "
+    "WHERE m0.recipient IN (SELECT mx.recipient FROM messages mx WHERE mx.campaign_id = ?))"
 )
 
 
@@ -144,7 +182,7 @@ class Conversions:
                 "WHERE cv.site = ? AND cv.order_id = ?", [fields.site, fields.order_id]
             )
             if inserted:
-                self._enqueue(row, self._view_through(campaign_id))
+                self._enqueue(row, self._view_through(row["campaign_id"]))
         return row, bool(inserted)
 
     def get_conversion(self, site: str, order_id: str) -> dict | None:
@@ -152,35 +190,61 @@ class Conversions:
         return self._attributed("WHERE cv.site = ? AND cv.order_id = ?", [site, order_id])
 
     def conversion_counts(self, campaign_id: str) -> list[dict]:
-        """Return a campaign's conversions grouped by attribution kind and currency."""
+        """Return a campaign's conversions grouped by attribution kind and currency.
+
+        Click-attributed ones are those whose last human click was on this campaign's email,
+        whichever campaign they were reported for; the others count for the campaign named.
+        """
         rows = self.db.execute(
-            f"WITH a AS ({ATTRIBUTED} WHERE cv.campaign_id = ?) "
-            f"SELECT {KIND} AS kind, currency, count(*) AS conversions, "
-            "count(DISTINCT message_id) AS recipients, sum(amount_minor) AS amount "
-            "FROM a GROUP BY 1, 2",
-            [campaign_id],
+            f"WITH a AS ({attributed_sql(self.db, OF_CAMPAIGN)}) "
+            "SELECT kind, currency, count(*) AS conversions, "
+            "count(DISTINCT won_message) AS recipients, sum(amount_minor) AS amount "
+            "FROM a WHERE won_campaign = ? GROUP BY 1, 2",
+            [campaign_id, campaign_id, campaign_id],
         )
         return [dict(row) for row in rows]
 
     def link_conversions(self, campaign_id: str) -> list[dict]:
         """Return a campaign's click-attributed conversions per link, with revenue per currency."""
         rows = self.db.execute(
-            f"WITH a AS ({ATTRIBUTED} WHERE cv.campaign_id = ?) "
+            f"WITH a AS ({attributed_sql(self.db, OF_CAMPAIGN)}) "
             "SELECT l.id AS link_id, l.url, a.currency, count(*) AS conversions, "
             "sum(a.amount_minor) AS amount FROM a JOIN links l ON l.id = a.click_link "
-            "GROUP BY l.id, l.url, a.currency ORDER BY l.id",
-            [campaign_id],
+            "WHERE a.click_campaign = ? GROUP BY l.id, l.url, a.currency ORDER BY l.id",
+            [campaign_id, campaign_id, campaign_id],
         )
         return [dict(row) for row in rows]
 
+    def pin_attribution(self, where: str, params: list) -> int:
+        """Move the conversions matching ``where`` (on ``cv``) whose last human click was on
+        another message to that message and its campaign; return how many moved.
+
+        Erasure gives each message its own placeholder address and deleting a campaign deletes
+        its messages, so the link between a recipient's messages is lost: the attribution they
+        had is kept by naming the clicked message. Call inside the write transaction.
+        """
+        moved = self.db.execute(
+            f"{attributed_sql(self.db, where)} "
+            "WHERE click_id IS NOT NULL AND click_message <> message_id",
+            params,
+        ).fetchall()
+        self.db.executemany(
+            "UPDATE conversions SET message_id = ?, campaign_id = ? WHERE id = ?",
+            [(row["click_message"], row["click_campaign"], row["id"]) for row in moved],
+        )
+        return len(moved)
+
     def _attributed(self, where: str, params: list) -> dict | None:
-        row = self.db.execute(
-            f"WITH a AS ({ATTRIBUTED} {where}) SELECT a.*, {KIND} AS kind FROM a", params
-        ).fetchone()
+        row = self.db.execute(attributed_sql(self.db, where), params).fetchone()
         if row is None:
             return None
         found = dict(row)
         found["viewed"] = bool(found["viewed"])
+        # The last click gives the message and campaign; the ones named stay when none did.
+        found["named_message_id"] = found["message_id"]
+        found["named_campaign_id"] = found["campaign_id"]
+        found["message_id"] = found["won_message"]
+        found["campaign_id"] = found["won_campaign"]
         return found
 
     def _view_through(self, campaign_id: str | None) -> bool:

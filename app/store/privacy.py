@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 from app.core.times import now_iso
+from app.store.conversions import Conversions
 from app.store.database import Database, chunks, marks
 
 RAW_DETAILS = "ip = NULL, user_agent = NULL, x_requested_with = NULL, sec_purpose = NULL"
@@ -227,9 +228,15 @@ class Privacy:
         return erased
 
     def _erase_conversions(self, ids: list[str]) -> int:
-        """Take the order ids out of the messages' conversions; their counts and values stay."""
+        """Take the order ids out of the messages' conversions; their counts and values stay.
+
+        A conversion whose last human click was on another of the recipient's messages is
+        first moved to that message: once each message has its own placeholder, nothing else
+        ties them together.
+        """
         erased = 0
         for chunk in chunks(ids):
+            Conversions(self.db).pin_attribution(f"WHERE cv.message_id IN ({marks(chunk)})", chunk)
             erased += self.db.execute(
                 f"UPDATE conversions SET {ORDER_REMOVED} "
                 f"WHERE message_id IN ({marks(chunk)}) AND {ORDER_KEPT}",

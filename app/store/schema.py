@@ -497,3 +497,11 @@ def conversions(db: Database) -> None:
 def sender_name(db: Database) -> None:
     """Add the sender a campaign's opt-out page names (null: the campaign's name)."""
     db["campaigns"].add_column("sender_name", str)
+
+
+@migrations(name="clicks_attribution")
+def clicks_attribution(db: Database) -> None:
+    """Index a message's clicks by verdict and settling, for the last human click to attribute."""
+    # A conversion looks up, for each of its recipient's messages, the latest settled human
+    # click; without it SQLite may walk every settled click by time instead.
+    db["clicks"].create_index(["message_id", "verdict", "settled", "at"])

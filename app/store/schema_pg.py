@@ -262,4 +262,12 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "sender_name",
         ["ALTER TABLE campaigns ADD COLUMN sender_name TEXT"],
     ),
+    (
+        "clicks_attribution",
+        [
+            # A conversion looks up, for each of its recipient's messages, the latest settled
+            # human click.
+            "CREATE INDEX clicks_attribution ON clicks (message_id, verdict, settled, at)",
+        ],
+    ),
 ]

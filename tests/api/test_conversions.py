@@ -11,6 +11,7 @@ from app.api.conversions import (
     ConversionNumbers,
     EstimatedOpenRate,
 )
+from app.core.times import to_iso
 from app.tracking.writer import settle
 
 HTML = '<html><body><a href="https://shop.example/p?x=1#top">Buy</a></body></html>'
@@ -440,3 +441,102 @@ def test_a_conversion_the_store_refused_is_kept_and_replayed(
     assert stats(client, auth)["conversions"]["revenue"] == {"USD": "15.00"}
     app.extensions["opentrack"].recorder.flush()
     assert store.metrics().get("conversion_record_errors") == 1
+
+
+@pytest.fixture
+def sale(client, auth, store):
+    """A second campaign with attribution, sent to ann too."""
+    body = {"id": "sale", "name": "Sale", "track_clicks": True, "attribution": True}
+    assert client.post("/api/v1/campaigns", json=body, headers=auth).status_code == 201
+    inject = {"recipient": "ann@example.com", "html": HTML}
+    response = client.post("/api/v1/campaigns/sale/inject", json=inject, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    store.backdate_campaign("sale", 3600)
+    return response.get_json()
+
+
+def click_days_ago(store, campaign, days):
+    """Move a campaign's clicks back in time by a number of days."""
+    with store.db.write() as conn:
+        conn.execute(
+            "UPDATE clicks SET at = ? WHERE campaign_id = ?",
+            [to_iso(time.time() - days * 86400), campaign],
+        )
+
+
+def convert(client, auth, ot, order="o-1", value="20.00"):
+    body = {"site": "s", "order": order, "ot": ot, "value": value, "currency": "USD"}
+    response = client.post("/api/v1/conversions", json=body, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_a_later_human_click_on_another_campaign_takes_the_conversion(
+    client, auth, store, shop, sale, settled
+):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    click(client, sale)
+    settled()
+    click_days_ago(store, "shop", 3)
+    click_days_ago(store, "sale", 1)
+    answer = convert(client, auth, ot)
+    assert answer["attribution"] == "click"
+    assert (answer["campaign_id"], answer["message_id"]) == ("sale", sale["message_id"])
+    report = stats(client, auth, "sale")["conversions"]
+    assert report["conversions"] == 1
+    assert report["converted_recipients"] == 1
+    assert report["revenue"] == {"USD": "20.00"}
+    assert report["links"][0]["conversions"] == 1
+    shop_report = stats(client, auth)["conversions"]
+    assert shop_report["conversions"] == 0
+    assert shop_report["unattributed"]["conversions"] == 0
+    assert shop_report["links"] == []
+
+
+def test_a_machine_click_on_another_campaign_does_not_take_it(
+    client, auth, store, shop, sale, settled
+):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    client.head(urlparse(click_url(sale)).path, headers={"User-Agent": DESKTOP})
+    settled()
+    click_days_ago(store, "shop", 3)
+    click_days_ago(store, "sale", 1)
+    answer = convert(client, auth, ot)
+    assert (answer["attribution"], answer["campaign_id"]) == ("click", "shop")
+    assert stats(client, auth)["conversions"]["conversions"] == 1
+    assert stats(client, auth, "sale")["conversions"]["conversions"] == 0
+
+
+def test_a_click_outside_its_own_campaigns_window_does_not_take_it(
+    client, auth, store, shop, sale, settled
+):
+    client.patch("/api/v1/campaigns/shop", json={"attribution_window_days": 10}, headers=auth)
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    click(client, sale)
+    settled()
+    # Later than shop's click, but outside sale's seven-day window.
+    click_days_ago(store, "shop", 9)
+    click_days_ago(store, "sale", 8)
+    answer = convert(client, auth, ot)
+    assert (answer["attribution"], answer["campaign_id"]) == ("click", "shop")
+    assert stats(client, auth)["conversions"]["conversions"] == 1
+    assert stats(client, auth, "sale")["conversions"]["conversions"] == 0
+
+
+def test_another_campaigns_click_keeps_the_conversion_through_erasure_and_deletion(
+    client, auth, store, shop, sale, settled
+):
+    ot = ot_of(click(client, shop["ann@example.com"]))
+    click(client, sale)
+    settled()
+    click_days_ago(store, "shop", 3)
+    click_days_ago(store, "sale", 1)
+    convert(client, auth, ot, order="o-1")
+    convert(client, auth, ot, order="o-2", value="5.00")
+    assert client.delete("/api/v1/campaigns/shop", headers=auth).status_code == 204
+    assert store.get_conversion("s", "o-1")["campaign_id"] == "sale"
+    response = client.delete("/api/v1/recipients/ann@example.com", headers=auth)
+    assert response.get_json()["erased"]["conversions"] == 2
+    report = stats(client, auth, "sale")["conversions"]
+    assert report["conversions"] == 2
+    assert report["revenue"] == {"USD": "25.00"}
