@@ -138,6 +138,7 @@ class Store:
     iter_events = _on("opens", OpenEvents.iter_events)
     count_events = _on("opens", OpenEvents.count_events)
     update_verdicts = _on("opens", OpenEvents.update_verdicts)
+    person_fetches = _on("opens", OpenEvents.person_fetches)
     note_fetches = _on("bursts", Bursts.note_fetches)
     recent_fetches = _on("bursts", Bursts.recent_fetches)
 
