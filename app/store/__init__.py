@@ -154,6 +154,11 @@ class Store:
     store_clicks = _on("clicks", Clicks.store_clicks)
     settle_clicks = _on("clicks", Clicks.settle_clicks)
     count_unsettled_clicks = _on("clicks", Clicks.count_unsettled_clicks)
+    iter_settled_clicks = _on("clicks", Clicks.iter_settled_clicks)
+    click_links = _on("clicks", Clicks.click_links)
+    update_click_verdicts = _on("clicks", Clicks.update_click_verdicts)
+    rebuild_implied_opens = _on("clicks", Clicks.rebuild_implied_opens)
+    rebuild_click_counters = _on("clicks", Clicks.rebuild_click_counters)
 
     # Conversions and their attribution
     attribution_message = _on("conversions", Conversions.attribution_message)
