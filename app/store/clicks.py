@@ -3,7 +3,9 @@
 A click is stored judged-for-now, then settled a couple of seconds later: the rules
 (``rules.clicks.settle``) give its final verdict from the burst it belongs to, and say which
 open a person's click implies; settling applies that to the click, the link, message and
-campaign counters, the implied open and the webhook outbox in one transaction.
+campaign counters, the implied open and the webhook outbox in one transaction. ``opentrack
+reclassify`` reads settled clicks' raw facts back, rewrites the verdicts that changed, makes
+their messages' implied opens again and rebuilds the click counters from the clicks.
 """
 
 from collections.abc import Callable, Iterator
