@@ -23,6 +23,8 @@ def reclassify(
     stored times. Events and clicks whose user agent or IP is not stored keep theirs.
     """
     looked = changed = 0
+    # Messages whose opens changed verdict: the open their clicks imply is made again.
+    reopened: set[str] = set()
     bursts = BurstTracker()
     for batch in store.iter_events(campaign_id):
         updates = []
@@ -53,10 +55,12 @@ def reclassify(
                     "asn": event["asn"],
                 }
             )
-            changed += (verdict.verdict, verdict.source) != (event["verdict"], event["source"])
+            if (verdict.verdict, verdict.source) != (event["verdict"], event["source"]):
+                changed += 1
+                reopened.add(event["message_id"])
         store.update_verdicts(updates)
         progress(len(batch))
-    clicks = reclassify_clicks(store, networks, scanner_window_seconds, campaign_id)
+    clicks = reclassify_clicks(store, networks, scanner_window_seconds, campaign_id, reopened)
     for campaign in [campaign_id] if campaign_id else store.campaign_ids():
         store.rebuild_counters(campaign)
         store.rebuild_click_counters(campaign)
@@ -64,17 +68,22 @@ def reclassify(
 
 
 def reclassify_clicks(
-    store, networks: Networks | None, window: float, campaign_id: str | None = None
+    store,
+    networks: Networks | None,
+    window: float,
+    campaign_id: str | None = None,
+    reopened: set[str] = frozenset(),
 ) -> dict[str, int]:
     """Judge settled clicks again by the current click rules, from their stored raw facts.
 
     Each click is judged as when it was recorded (the pixel rules, then the click rules with
     the networks that fetched its message's pixel as a person before it) and settled (the
     links of its message clicked around it). Changed verdicts are rewritten and the opens
-    their messages' clicks imply are made again; the caller rebuilds the counters.
+    their messages' clicks imply are made again, and those of the ``reopened`` messages (whose
+    opens changed verdict); the caller rebuilds the counters.
     """
     looked = changed = 0
-    touched: set[str] = set()
+    touched = set(reopened)
     for batch in store.iter_settled_clicks(campaign_id):
         message_ids = [click["message_id"] for click in batch]
         read = store.person_fetches(message_ids)

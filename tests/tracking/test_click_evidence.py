@@ -63,7 +63,9 @@ def traffic(store, campaign, message_ids, links):
     hit(reader, 0, 3, "198.51.100.23", BARE_DESKTOP)
     # A gateway in a hosting range follows a link at delivery.
     hit(gateway, 0, 2, "203.0.113.9", CHROME)
-    # A person on a phone, quick, no pixel (images blocked).
+    # A person on a phone, quick, with images blocked; a hosting range fetched the pixel first
+    # (a person's open only while that range is unknown).
+    fetch(phone, 1, "203.0.113.20", CHROME)
     hit(phone, 1, 5, "192.0.2.44", SAFARI)
     # Both links within a second, an hour later.
     hit(every, 0, 3600, "192.0.2.50", CHROME)
@@ -133,9 +135,12 @@ def test_reclassified_clicks_equal_clicks_recorded_under_the_same_rules(client, 
     record(store, traffic(store, "old", old_ids, old_links), PLAIN)
     before = picture(store, "old", old_ids)
     assert before[1][1][0] == "opened" and before[0]["human_clicks"] == 3
+    assert [e[2] for e in before[1][2][3]] == ["direct"]
     result = reclassify(store, HOSTING, 60, "old")
     assert (result["clicks"], result["clicks_changed"]) == (6, 1)
     assert picture(store, "old", old_ids) == picture(store, "live", live_ids)
+    # The phone's open is now its click's: the hosting range's fetch was a scanner's.
+    assert [e[2] for e in picture(store, "old", old_ids)[1][2][3]] == ["scanner", "click"]
     # Judged again by the rules it was judged by, nothing moves.
     assert reclassify(store, HOSTING, 60, "old")["clicks_changed"] == 0
     assert picture(store, "old", old_ids) == picture(store, "live", live_ids)
