@@ -37,7 +37,8 @@ def flush_command() -> None:
 @click.argument("campaign_id", required=False)
 @with_appcontext
 def reclassify_command(campaign_id: str | None) -> None:
-    """Re-run the current rules over stored events of CAMPAIGN (or all), then fix the counts."""
+    """Re-run the current rules over stored opens and clicks of CAMPAIGN (or all), then fix
+    the counts."""
     if campaign_id and store().get_campaign(campaign_id) is None:
         raise click.ClickException(f"no campaign with id '{campaign_id}'")
     total = store().count_events(campaign_id)
@@ -50,3 +51,6 @@ def reclassify_command(campaign_id: str | None) -> None:
             progress=bar.update,
         )
     click.echo(f"{result['events']} events looked at, {result['changed']} changed verdict/source")
+    click.echo(
+        f"{result['clicks']} clicks looked at, {result['clicks_changed']} changed verdict/source"
+    )

@@ -139,6 +139,7 @@ class Store:
     iter_events = _on("opens", OpenEvents.iter_events)
     count_events = _on("opens", OpenEvents.count_events)
     update_verdicts = _on("opens", OpenEvents.update_verdicts)
+    person_fetches = _on("opens", OpenEvents.person_fetches)
     note_fetches = _on("bursts", Bursts.note_fetches)
     recent_fetches = _on("bursts", Bursts.recent_fetches)
 
@@ -154,6 +155,11 @@ class Store:
     store_clicks = _on("clicks", Clicks.store_clicks)
     settle_clicks = _on("clicks", Clicks.settle_clicks)
     count_unsettled_clicks = _on("clicks", Clicks.count_unsettled_clicks)
+    iter_settled_clicks = _on("clicks", Clicks.iter_settled_clicks)
+    click_links = _on("clicks", Clicks.click_links)
+    update_click_verdicts = _on("clicks", Clicks.update_click_verdicts)
+    rebuild_implied_opens = _on("clicks", Clicks.rebuild_implied_opens)
+    rebuild_click_counters = _on("clicks", Clicks.rebuild_click_counters)
 
     # Conversions and their attribution
     attribution_message = _on("conversions", Conversions.attribution_message)

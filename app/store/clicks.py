@@ -3,14 +3,16 @@
 A click is stored judged-for-now, then settled a couple of seconds later: the rules
 (``rules.clicks.settle``) give its final verdict from the burst it belongs to, and say which
 open a person's click implies; settling applies that to the click, the link, message and
-campaign counters, the implied open and the webhook outbox in one transaction.
+campaign counters, the implied open and the webhook outbox in one transaction. ``opentrack
+reclassify`` reads settled clicks' raw facts back, rewrites the verdicts that changed, makes
+their messages' implied opens again and rebuilds the click counters from the clicks.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from app.core.times import from_iso, now_iso, to_iso
 from app.store.database import Database, chunks, marks
-from app.store.events import OpenEvents
+from app.store.events import EVENT_FIELDS, INSERT_EVENT, OpenEvents
 from app.store.privacy import Privacy
 from app.store.webhooks import Webhooks
 
@@ -38,6 +40,41 @@ CLICK_FIELDS = (
 # click's row, how many links of its message were clicked around it, and the message's first
 # human open.
 Settle = Callable[[dict, int, str | None], tuple[tuple[str, str, str], dict | None]]
+# The raw facts a settled click is judged again on by ``opentrack reclassify``.
+RAW_CLICK_COLUMNS = (
+    "id, event_key, message_id, campaign_id, link_id, at, ip, user_agent, method, "
+    "seconds_since_send, client, client_version, os, device, verdict, source, reason, "
+    "country, asn"
+)
+# The same counts settle_clicks moves one click at a time (Clicks._count), from the clicks.
+REBUILD_LINKS = """
+UPDATE links SET
+  clicks = (SELECT count(*) FROM clicks c WHERE c.link_id = links.id AND c.settled),
+  human_clicks = (SELECT count(*) FROM clicks c
+                  WHERE c.link_id = links.id AND c.settled AND c.verdict = 'human'),
+  machine_clicks = (SELECT count(*) FROM clicks c
+                    WHERE c.link_id = links.id AND c.settled AND c.verdict != 'human'),
+  clickers = (SELECT count(DISTINCT c.message_id) FROM clicks c
+              WHERE c.link_id = links.id AND c.settled AND c.verdict = 'human')
+WHERE campaign_id = :campaign;
+"""
+REBUILD_MESSAGE_CLICKS = """
+UPDATE messages SET
+  human_clicks = (SELECT count(*) FROM clicks c
+                  WHERE c.message_id = messages.id AND c.settled AND c.verdict = 'human')
+WHERE campaign_id = :campaign;
+"""
+REBUILD_CAMPAIGN_CLICKS = """
+UPDATE campaigns SET
+  clicks = (SELECT count(*) FROM clicks c WHERE c.campaign_id = :campaign AND c.settled),
+  human_clicks = (SELECT count(*) FROM clicks c
+                  WHERE c.campaign_id = :campaign AND c.settled AND c.verdict = 'human'),
+  machine_clicks = (SELECT count(*) FROM clicks c
+                    WHERE c.campaign_id = :campaign AND c.settled AND c.verdict != 'human'),
+  clickers = (SELECT count(DISTINCT c.message_id) FROM clicks c
+              WHERE c.campaign_id = :campaign AND c.settled AND c.verdict = 'human')
+WHERE id = :campaign;
+"""
 
 
 class Clicks:
@@ -253,6 +290,82 @@ class Clicks:
                 "UPDATE messages SET human_clicks = human_clicks + 1 WHERE id = ?",
                 [click["message_id"]],
             )
+
+    def iter_settled_clicks(self, campaign_id: str | None = None) -> Iterator[list[dict]]:
+        """Yield the raw facts and verdicts of settled clicks, a thousand at a time, by id."""
+        last_id = 0
+        while True:
+            rows = self.db.execute(
+                f"SELECT {RAW_CLICK_COLUMNS} FROM clicks WHERE settled AND id > ? "
+                "AND (CAST(? AS TEXT) IS NULL OR campaign_id = ?) ORDER BY id LIMIT 1000",
+                [last_id, campaign_id, campaign_id],
+            ).fetchall()
+            if not rows:
+                return
+            last_id = rows[-1]["id"]
+            yield [dict(row) for row in rows]
+
+    def click_links(self, message_ids: list[str]) -> dict[str, list[tuple[str, int]]]:
+        """Return the (time, link id) of every click of these messages, by message."""
+        found: dict[str, list[tuple[str, int]]] = {}
+        for chunk in chunks(sorted(set(message_ids))):
+            for row in self.db.execute(
+                f"SELECT message_id, at, link_id FROM clicks WHERE message_id IN ({marks(chunk)})",
+                chunk,
+            ):
+                found.setdefault(row["message_id"], []).append((row["at"], row["link_id"]))
+        return found
+
+    def update_click_verdicts(self, verdicts: list[dict]) -> None:
+        """Replace the judgement of stored clicks (each dict has the click's id)."""
+        with self.db.write() as conn:
+            conn.executemany(
+                "UPDATE clicks SET client = :client, client_version = :client_version, "
+                "os = :os, device = :device, verdict = :verdict, source = :source, "
+                "reason = :reason WHERE id = :id",
+                verdicts,
+            )
+
+    def rebuild_implied_opens(
+        self, message_ids: list[str], implied: Callable[[dict], dict]
+    ) -> None:
+        """Give these messages again the one open their clicks imply, if any.
+
+        Their opens implied by clicks are deleted; the earliest settled human click of each
+        stands for an open (``implied`` makes it from the click's row) when it is earlier
+        than the message's first human open, as when it was settled. Counters are left to
+        ``rebuild_counters``; no webhook is queued (nobody did anything new).
+        """
+        with self.db.write() as conn:
+            for chunk in chunks(sorted(set(message_ids))):
+                conn.execute(
+                    f"DELETE FROM events WHERE message_id IN ({marks(chunk)}) AND source = 'click'",
+                    chunk,
+                )
+                rows = conn.execute(
+                    f"SELECT c.*, (SELECT min(e.at) FROM events e WHERE e.message_id = "
+                    "c.message_id AND e.verdict = 'human') AS first_open_at FROM clicks c "
+                    f"JOIN messages m ON m.id = c.message_id AND m.tracked "
+                    f"WHERE c.message_id IN ({marks(chunk)}) AND c.settled "
+                    "AND c.verdict = 'human' ORDER BY c.message_id, c.at, c.id",
+                    chunk,
+                ).fetchall()
+                opened = set()
+                for row in rows:
+                    click = dict(row)
+                    if click["message_id"] in opened:
+                        continue
+                    opened.add(click["message_id"])
+                    if click["first_open_at"] is not None and click["at"] >= click["first_open_at"]:
+                        continue
+                    event = {**implied(click), "campaign_id": click["campaign_id"]}
+                    conn.execute(INSERT_EVENT, [event.get(name) for name in EVENT_FIELDS])
+
+    def rebuild_click_counters(self, campaign_id: str) -> None:
+        """Recompute a campaign's link, message and campaign click counters from its clicks."""
+        with self.db.write() as conn:
+            for statement in (REBUILD_LINKS, REBUILD_MESSAGE_CLICKS, REBUILD_CAMPAIGN_CLICKS):
+                conn.execute(statement, {"campaign": campaign_id})
 
     def count_unsettled_clicks(self) -> int:
         """Return how many clicks still wait for their final verdict."""

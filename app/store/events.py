@@ -181,6 +181,20 @@ class OpenEvents:
             last_id = rows[-1]["id"]
             yield [dict(row) for row in rows]
 
+    def person_fetches(self, message_ids: list[str]) -> dict[str, list[tuple[str | None, str]]]:
+        """Return the (IP as stored, time) of each pixel fetch a person's own client made of
+        these messages (verdict human, source direct), by message, in one query per chunk."""
+        found: dict[str, list[tuple[str | None, str]]] = {}
+        for chunk in chunks(sorted(set(message_ids))):
+            for row in self.db.execute(
+                "SELECT message_id, ip, at FROM events "
+                f"WHERE message_id IN ({marks(chunk)}) AND verdict = 'human' "
+                "AND source = 'direct'",
+                chunk,
+            ):
+                found.setdefault(row["message_id"], []).append((row["ip"], row["at"]))
+        return found
+
     def count_events(self, campaign_id: str | None = None) -> int:
         """Return how many open events a campaign has (all campaigns when None)."""
         return self.db.execute(

@@ -130,6 +130,9 @@ def record_clicks(
     stored = 0
     if lines:
         injected = store.injected_times(line[1] for line in lines)
+        # The pixel fetches a person's client made of these messages (this batch's too, stored
+        # just before): one query per batch, for the click rules' network evidence.
+        read = store.person_fetches([line[1] for line in lines if line[1] in injected])
         clicks = []
         for line in lines:
             key, message_id, timestamp, ip, user_agent, method = line[:6]
@@ -138,14 +141,16 @@ def record_clicks(
             since = round(timestamp - from_iso(injected[message_id]), 3)
             fetch = Fetch(user_agent=user_agent, ip=ip, method=method, seconds_since_send=since)
             verdict = classify(fetch, networks, window).as_dict()
+            at = to_iso(timestamp)
+            opened_from = click_rules.opened_before(read.get(message_id, []), at)
             verdict["verdict"], verdict["source"], verdict["reason"] = click_rules.click_verdict(
-                verdict, method, since, window
+                verdict, method, since, window, ip, opened_from
             )
             click = {
                 "event_key": key,
                 "message_id": message_id,
                 "link_id": line[8]["click"],
-                "at": to_iso(timestamp),
+                "at": at,
                 "ip": ip,
                 "user_agent": user_agent,
                 "method": method,

@@ -3,7 +3,7 @@
 import pytest
 
 from app.rules.classify import Fetch, classify
-from app.rules.clicks import click_verdict, settle_verdict
+from app.rules.clicks import click_verdict, opened_before, settle_verdict
 from app.rules.network_sources import BUILTIN_SCANNER_RANGES, parse_network_lines
 from app.rules.networks import Networks
 
@@ -96,3 +96,120 @@ def test_several_links_at_once_are_a_scanner_however_human_each_looks():
     judged = judge(None, IPHONE_SAFARI, HOME, 3)
     assert settle_verdict(judged, 1) == judged
     assert settle_verdict(judged, 3)[:2] == ("machine", "scanner")
+
+
+# A desktop mail app's link view: a Windows user agent that names no client or browser.
+BARE_DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+OUTLOOK_DESKTOP = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17029; Pro)"
+
+
+def judge_after(networks, user_agent, ip, since, opened_from, method="GET"):
+    fetch = Fetch(user_agent=user_agent, ip=ip, method=method, seconds_since_send=since)
+    pixel = classify(fetch, networks, 60).as_dict()
+    return click_verdict(pixel, method, since, 60, ip, opened_from)
+
+
+def test_the_pixel_rules_name_outlook_desktop_a_persons_client(networks):
+    fetch = Fetch(user_agent=OUTLOOK_DESKTOP, ip="198.51.100.7", seconds_since_send=1)
+    verdict = classify(fetch, networks, 60)
+    assert (verdict.verdict, verdict.source) == ("human", "direct")
+
+
+@pytest.mark.parametrize(
+    ("name", "user_agent", "ip", "since", "opened_from", "method", "expected"),
+    [
+        # A person reads in a desktop client (the pixel from 198.51.100.7), then clicks from
+        # another address of the same /24 within seconds.
+        (
+            "quick click after own pixel fetch",
+            BARE_DESKTOP,
+            HOME,
+            3,
+            {"198.51.100.0"},
+            "GET",
+            "click",
+        ),
+        (
+            "quick click after own pixel fetch, IPv6 /48",
+            BARE_DESKTOP,
+            "2001:db8:5:1::9",
+            4,
+            {"2001:db8:5::"},
+            "GET",
+            "click",
+        ),
+        ("Safari after own pixel fetch", IPHONE_SAFARI, HOME, 2, {"198.51.100.0"}, "GET", "click"),
+        # The same user agent from a network that fetched nothing first, or another network.
+        (
+            "no client named, pixel fetched elsewhere",
+            BARE_DESKTOP,
+            HOME,
+            3,
+            {"192.0.2.0"},
+            "GET",
+            "scanner",
+        ),
+        ("no client named, nothing known", BARE_DESKTOP, HOME, 3, None, "GET", "scanner"),
+        # A gateway at delivery: its evidence stands, wherever the pixel was fetched from.
+        (
+            "datacenter at delivery, never fetched",
+            WINDOWS_CHROME,
+            "203.0.113.9",
+            2,
+            set(),
+            "GET",
+            "scanner",
+        ),
+        (
+            "Defender at delivery, never fetched",
+            WINDOWS_CHROME,
+            "40.107.22.5",
+            2,
+            set(),
+            "GET",
+            "scanner",
+        ),
+        (
+            "Defender, whatever was fetched",
+            WINDOWS_CHROME,
+            "40.107.22.5",
+            2,
+            {"40.107.22.0"},
+            "GET",
+            "scanner",
+        ),
+        ("HEAD after own pixel fetch", BARE_DESKTOP, HOME, 3, {"198.51.100.0"}, "HEAD", "prefetch"),
+        (
+            "HTTP library after own pixel fetch",
+            "python-requests/2.31.0",
+            HOME,
+            3,
+            {"198.51.100.0"},
+            "GET",
+            "bot",
+        ),
+    ],
+)
+def test_click_scenario_with_the_pixel_first(
+    networks, name, user_agent, ip, since, opened_from, method, expected
+):
+    verdict, source, reason = judge_after(networks, user_agent, ip, since, opened_from, method)
+    assert source == expected, reason
+    assert verdict == ("human" if expected == "click" else "machine")
+
+
+def test_the_reasons_name_the_network_evidence(networks):
+    _, _, human = judge_after(networks, BARE_DESKTOP, HOME, 3, {"198.51.100.0"})
+    assert "198.51.100.0" in human and "fetched the message's pixel" in human
+    _, _, gateway = judge_after(networks, WINDOWS_CHROME, "203.0.113.9", 2, set())
+    assert "never fetched the message's pixel" in gateway
+    _, _, unknown = judge_after(networks, BARE_DESKTOP, HOME, 3, None)
+    assert "never fetched" not in unknown
+
+
+def test_only_earlier_fetches_with_a_stored_ip_count():
+    fetches = [("198.51.100.7", "2026-12-01T10:00:01Z"), ("192.0.2.0", "2026-12-01T10:00:09Z")]
+    assert opened_before(fetches, "2026-12-01T10:00:05Z") == {"198.51.100.0"}
+    assert opened_before(fetches, "2026-12-01T10:00:01Z") == frozenset()
+    assert opened_before([(None, "2026-12-01T10:00:01Z")], "2026-12-01T10:00:05Z") is None
+    assert opened_before([], "2026-12-01T10:00:05Z") == frozenset()
