@@ -491,3 +491,14 @@ def conversions(db: Database) -> None:
     db["conversions"].create_index(["site", "order_id"], unique=True)
     db["conversions"].create_index(["campaign_id", "at"])
     db["conversions"].create_index(["message_id"])
+
+
+@migrations(name="campaign_open_signals")
+def campaign_open_signals(db: Database) -> None:
+    """Count each campaign's opened messages with an Apple MPP fetch, and those without one a
+    person clicked (the estimated open rate's), kept with each open and click."""
+    from app.store.rebuild import FILL_SIGNALS
+
+    db["campaigns"].add_column("hidden_opened", int, not_null_default=0)
+    db["campaigns"].add_column("visible_opened_clicked", int, not_null_default=0)
+    db.execute(FILL_SIGNALS)
