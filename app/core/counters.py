@@ -13,6 +13,8 @@ from app.core.times import hour_of
 
 # The dimensions a campaign's opens are broken down by.
 DIMENSIONS = ("client", "os", "device", "country", "source")
+# The campaign counters of open_signals, kept for the estimated open rate (core.estimate).
+SIGNALS = ("hidden_opened", "visible_opened_clicked")
 
 
 def campaign_delta() -> dict:
@@ -24,6 +26,9 @@ def campaign_delta() -> dict:
         "total_opens": 0,
         "human_opens": 0,
         "machine_opens": 0,
+        # Opened messages with an Apple MPP fetch, and those without one a person clicked.
+        "hidden_opened": 0,
+        "visible_opened_clicked": 0,
         "first": None,
         "last": None,
     }
@@ -85,6 +90,19 @@ def tally(events: list[dict], messages: dict[str, dict]) -> Tally:
     return result
 
 
+def open_signals(message: dict) -> tuple[int, int]:
+    """Return whether a message counts as opened with an Apple MPP fetch, and as opened
+    without one but with a human click (SIGNALS' order), each 0 or 1.
+
+    ``message`` needs ``state``, ``mpp_opens`` and ``human_clicks``.
+    """
+    if message["state"] != "opened":
+        return 0, 0
+    if message["mpp_opens"] > 0:
+        return 1, 0
+    return 0, int(message["human_clicks"] > 0)
+
+
 def count_event(message: dict, event: dict, delta: dict) -> int:
     """Apply one new event to its message row and its campaign's counter changes.
 
@@ -92,6 +110,7 @@ def count_event(message: dict, event: dict, delta: dict) -> int:
     """
     at = event["at"]
     old_state = message["state"]
+    old_signals = open_signals(message)
     if message["opens"] == 0:
         delta["fetched"] += 1
     message["opens"] += 1
@@ -115,6 +134,8 @@ def count_event(message: dict, event: dict, delta: dict) -> int:
         for state, step in ((old_state, -1), (new_state, 1)):
             if state in ("opened", "unknown"):
                 delta[state] += step
+    for key, before, after in zip(SIGNALS, old_signals, open_signals(message), strict=True):
+        delta[key] += after - before
     delta["first"] = min(filter(None, [delta["first"], at]))
     delta["last"] = max(filter(None, [delta["last"], at]))
     return int(event["verdict"] == "human" and message["human_opens"] == 1)

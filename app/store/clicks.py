@@ -290,6 +290,15 @@ class Clicks:
                 "UPDATE messages SET human_clicks = human_clicks + 1 WHERE id = ?",
                 [click["message_id"]],
             )
+        if first_click:
+            # A person's first click on a message already opened without an MPP fetch makes
+            # it one of the visible openers who clicked (core.counters.open_signals).
+            conn.execute(
+                "UPDATE campaigns SET visible_opened_clicked = visible_opened_clicked + 1 "
+                "WHERE id = (SELECT campaign_id FROM messages "
+                "WHERE id = ? AND state = 'opened' AND mpp_opens = 0)",
+                [click["message_id"]],
+            )
 
     def iter_settled_clicks(self, campaign_id: str | None = None) -> Iterator[list[dict]]:
         """Yield the raw facts and verdicts of settled clicks, a thousand at a time, by id."""

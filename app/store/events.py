@@ -47,6 +47,8 @@ UPDATE_CAMPAIGN = (
     "UPDATE campaigns SET fetched = fetched + :fetched, opened = opened + :opened, "
     "unknown = unknown + :unknown, total_opens = total_opens + :total_opens, "
     "human_opens = human_opens + :human_opens, machine_opens = machine_opens + :machine_opens, "
+    "hidden_opened = hidden_opened + :hidden_opened, "
+    "visible_opened_clicked = visible_opened_clicked + :visible_opened_clicked, "
     "first_open_at = CASE WHEN first_open_at IS NULL OR :first < first_open_at THEN :first "
     "ELSE first_open_at END, "
     "last_open_at = CASE WHEN last_open_at IS NULL OR :last > last_open_at THEN :last "
@@ -114,8 +116,8 @@ class OpenEvents:
         messages = {}
         for chunk in chunks(sorted(message_ids)):
             for row in self.db.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks(chunk)}) AND tracked "
-                f"ORDER BY id{self.db.for_update}",
+                f"SELECT {MESSAGE_COLUMNS}, human_clicks FROM messages "
+                f"WHERE id IN ({marks(chunk)}) AND tracked ORDER BY id{self.db.for_update}",
                 chunk,
             ):
                 messages[row["id"]] = dict(row)

@@ -75,6 +75,11 @@ UPDATE campaigns SET
   fetched = (SELECT count(*) FROM messages WHERE campaign_id = :campaign AND opens > 0),
   opened = (SELECT count(*) FROM messages WHERE campaign_id = :campaign AND state = 'opened'),
   unknown = (SELECT count(*) FROM messages WHERE campaign_id = :campaign AND state = 'unknown'),
+  hidden_opened = (SELECT count(*) FROM messages
+                   WHERE campaign_id = :campaign AND state = 'opened' AND mpp_opens > 0),
+  visible_opened_clicked = (SELECT count(*) FROM messages
+                            WHERE campaign_id = :campaign AND state = 'opened'
+                              AND mpp_opens = 0 AND human_clicks > 0),
   total_opens = (SELECT count(*) FROM events WHERE campaign_id = :campaign),
   human_opens = (SELECT count(*) FROM events
                  WHERE campaign_id = :campaign AND verdict = 'human'),
@@ -103,4 +108,13 @@ FROM (
   FROM events WHERE campaign_id = :campaign
 ) AS judged
 GROUP BY 3;
+"""
+# Every campaign's core.counters.open_signals counters from its messages (a migration's fill).
+FILL_SIGNALS = """
+UPDATE campaigns SET
+  hidden_opened = (SELECT count(*) FROM messages m
+                   WHERE m.campaign_id = campaigns.id AND m.state = 'opened' AND m.mpp_opens > 0),
+  visible_opened_clicked = (SELECT count(*) FROM messages m
+                            WHERE m.campaign_id = campaigns.id AND m.state = 'opened'
+                              AND m.mpp_opens = 0 AND m.human_clicks > 0);
 """

@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterator
 
+from app.core.counters import SIGNALS
 from app.core.stats import STATES
 from app.store.database import Database, marks
 from app.store.messages import MESSAGE_COLUMNS
@@ -126,16 +127,13 @@ class Reports:
         (``hidden_opened``), and how many without one had a human click
         (``visible_opened_clicked``): what the open-rate estimate needs beyond the counters.
 
-        Only opened messages are read, through the (campaign_id, state, ...) index.
+        Read from counters kept with each open and click (core.counters.open_signals).
         """
         row = self.db.execute(
-            "SELECT count(*) FILTER (WHERE mpp_opens > 0) AS hidden_opened, "
-            "count(*) FILTER (WHERE mpp_opens = 0 AND human_clicks > 0) "
-            "AS visible_opened_clicked "
-            "FROM messages WHERE campaign_id = ? AND state = 'opened'",
+            "SELECT hidden_opened, visible_opened_clicked FROM campaigns WHERE id = ?",
             [campaign_id],
         ).fetchone()
-        return {key: row[key] or 0 for key in ("hidden_opened", "visible_opened_clicked")}
+        return {key: (row[key] if row else 0) or 0 for key in SIGNALS}
 
     def backdate_campaign(self, campaign_id: str, seconds: float) -> None:
         """Move a campaign's creation and its messages' injection back in time (demo data)."""

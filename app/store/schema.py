@@ -505,3 +505,14 @@ def clicks_attribution(db: Database) -> None:
     # A conversion looks up, for each of its recipient's messages, the latest settled human
     # click; without it SQLite may walk every settled click by time instead.
     db["clicks"].create_index(["message_id", "verdict", "settled", "at"])
+
+
+@migrations(name="campaign_open_signals")
+def campaign_open_signals(db: Database) -> None:
+    """Count each campaign's opened messages with an Apple MPP fetch, and those without one a
+    person clicked (the estimated open rate's), kept with each open and click."""
+    from app.store.rebuild import FILL_SIGNALS
+
+    db["campaigns"].add_column("hidden_opened", int, not_null_default=0)
+    db["campaigns"].add_column("visible_opened_clicked", int, not_null_default=0)
+    db.execute(FILL_SIGNALS)
