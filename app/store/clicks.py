@@ -11,7 +11,7 @@ their messages' implied opens again and rebuilds the click counters from the cli
 from collections.abc import Callable, Iterator
 
 from app.core.times import from_iso, now_iso, to_iso
-from app.store.database import Database, chunks, marks
+from app.store.database import Database, batches_by_id, chunks, marks
 from app.store.events import EVENT_FIELDS, INSERT_EVENT, OpenEvents
 from app.store.privacy import Privacy
 from app.store.webhooks import Webhooks
@@ -302,17 +302,12 @@ class Clicks:
 
     def iter_settled_clicks(self, campaign_id: str | None = None) -> Iterator[list[dict]]:
         """Yield the raw facts and verdicts of settled clicks, a thousand at a time, by id."""
-        last_id = 0
-        while True:
-            rows = self.db.execute(
-                f"SELECT {RAW_CLICK_COLUMNS} FROM clicks WHERE settled AND id > ? "
-                "AND (CAST(? AS TEXT) IS NULL OR campaign_id = ?) ORDER BY id LIMIT 1000",
-                [last_id, campaign_id, campaign_id],
-            ).fetchall()
-            if not rows:
-                return
-            last_id = rows[-1]["id"]
-            yield [dict(row) for row in rows]
+        return batches_by_id(
+            self.db,
+            f"{RAW_CLICK_COLUMNS} FROM clicks",
+            "settled AND (CAST(? AS TEXT) IS NULL OR campaign_id = ?)",
+            [campaign_id, campaign_id],
+        )
 
     def click_links(self, message_ids: list[str]) -> dict[str, list[tuple[str, int]]]:
         """Return the (time, link id) of every click of these messages, by message."""

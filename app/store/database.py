@@ -34,6 +34,24 @@ def marks(items: list) -> str:
     return ",".join("?" * len(items))
 
 
+def batches_by_id(
+    db: "Database", select: str, where: str, params: list, size: int = 1000
+) -> Iterator[list[dict]]:
+    """Yield ``SELECT {select} ... WHERE id > ? AND {where}`` a batch at a time in id order
+    (keyset paging: each batch is one index range, however far in). ``select`` names the
+    table and must include ``id``."""
+    last_id = 0
+    while True:
+        rows = db.execute(
+            f"SELECT {select} WHERE id > ? AND {where} ORDER BY id LIMIT {int(size)}",
+            [last_id, *params],
+        ).fetchall()
+        if not rows:
+            return
+        last_id = rows[-1]["id"]
+        yield [dict(row) for row in rows]
+
+
 def open_database(database: str) -> "Database":
     """Return the database a setting names: a postgresql:// URL, or the path of a SQLite file."""
     if database.startswith(("postgresql://", "postgres://")):

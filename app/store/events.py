@@ -8,7 +8,7 @@ stored with everything it changes or not at all.
 from collections.abc import Iterator
 
 from app.core import counters
-from app.store.database import Database, chunks, marks
+from app.store.database import Database, batches_by_id, chunks, marks
 from app.store.messages import MESSAGE_COLUMNS
 from app.store.privacy import Privacy
 from app.store.webhooks import Webhooks
@@ -169,19 +169,13 @@ class OpenEvents:
 
     def iter_events(self, campaign_id: str | None = None) -> Iterator[list[dict]]:
         """Yield the raw facts of stored events, a thousand at a time, oldest first."""
-        last_id = 0
-        while True:
-            rows = self.db.execute(
-                "SELECT id, message_id, campaign_id, at, ip, user_agent, method, x_requested_with, "
-                "sec_purpose, seconds_since_send, verdict, source, country, asn FROM events "
-                "WHERE id > ? AND (CAST(? AS TEXT) IS NULL OR campaign_id = ?) "
-                "ORDER BY id LIMIT 1000",
-                [last_id, campaign_id, campaign_id],
-            ).fetchall()
-            if not rows:
-                return
-            last_id = rows[-1]["id"]
-            yield [dict(row) for row in rows]
+        return batches_by_id(
+            self.db,
+            "id, message_id, campaign_id, at, ip, user_agent, method, x_requested_with, "
+            "sec_purpose, seconds_since_send, verdict, source, country, asn FROM events",
+            "(CAST(? AS TEXT) IS NULL OR campaign_id = ?)",
+            [campaign_id, campaign_id],
+        )
 
     def person_fetches(self, message_ids: list[str]) -> dict[str, list[tuple[str | None, str]]]:
         """Return the (IP as stored, time) of each pixel fetch a person's own client made of
