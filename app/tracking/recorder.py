@@ -66,6 +66,9 @@ class Recorder:
         self._lock = threading.Lock()
         # One batch at a time goes to the store, whichever thread (writer, flush) sends it.
         self._store_lock = threading.Lock()
+        # Held while counts are on their way to the store, so that flush() returns only after
+        # counts the writer thread took are stored.
+        self._counts_lock = threading.Lock()
         self._wake = threading.Event()
         self._pid = None
         self._fd = None
@@ -327,15 +330,16 @@ class Recorder:
                 os.close(old_fd)
 
     def _store_counts(self) -> None:
-        with self._lock:
-            counts, self.counts = self.counts, Counter()
-        if counts:
-            try:
-                self.store_counts(dict(counts))
-            except Exception:
-                with self._lock:
-                    self.counts.update(counts)
-                raise
+        with self._counts_lock:
+            with self._lock:
+                counts, self.counts = self.counts, Counter()
+            if counts:
+                try:
+                    self.store_counts(dict(counts))
+                except Exception:
+                    with self._lock:
+                        self.counts.update(counts)
+                    raise
 
     def _store_from(self, path: str, offset: int) -> int:
         """Store the whole lines of a spool file past offset; return the bytes consumed."""
