@@ -37,9 +37,21 @@ class BurstTracker:
     ) -> bool:
         """Record a fetch and return whether its network is in a burst, counting the messages
         this network was seen fetching elsewhere within the window too."""
+        return self.joined(self.note(ip, message_id, timestamp), seen_elsewhere)
+
+    def note(
+        self, ip: str | None, message_id: str, timestamp: float
+    ) -> frozenset[str] | bool | None:
+        """Record a fetch; return what decides its burst before other processes are asked.
+
+        True when this process's own fetches of the network make a burst already (what others
+        saw cannot change that, so they need not be asked), None for a fetch without an IP,
+        else the (fewer than ``messages``) messages the network fetched here within the window,
+        for ``joined`` to add to those seen elsewhere.
+        """
         network = truncate_ip(ip)
         if network is None:
-            return False
+            return None
         recent, counts = self._recent[network], self._counts[network]
         recent.append((timestamp, message_id))
         counts[message_id] += 1
@@ -52,7 +64,16 @@ class BurstTracker:
             self._forget_idle(timestamp)
         if len(counts) >= self.messages:
             return True
-        return bool(seen_elsewhere) and len(seen_elsewhere.union(counts)) >= self.messages
+        return frozenset(counts)
+
+    def joined(self, noted: frozenset[str] | bool | None, seen_elsewhere: frozenset[str]) -> bool:
+        """Return whether a fetch ``note`` returned ``noted`` for is in a burst, counting the
+        messages its network was seen fetching elsewhere within the window."""
+        if noted is True:
+            return True
+        if noted is None or not seen_elsewhere:
+            return False
+        return len(seen_elsewhere.union(noted)) >= self.messages
 
     def _forget_idle(self, now: float) -> None:
         for network in [n for n, q in self._recent.items() if not q or q[-1][0] < now - 60]:

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 # An idle round waits this long before looking again: a fetch is stored within about this.
 POLL_SECONDS = 0.02
+# After a round that stored something, wait this long before the next, so that under load a
+# batch gathers what some hundred milliseconds bring (each batch has a fixed cost: its
+# queries and its commit) instead of the few lines that came in while the last one was stored.
+GATHER_SECONDS = 0.1
 # At most this much of one file is read a round, so that a round's batch stays bounded.
 READ_BYTES = 4 * 1024 * 1024
 
@@ -47,10 +51,14 @@ class Ingester:
         spool_dir: str,
         store_batch: Callable[[list[list]], None],
         poll_seconds: float = POLL_SECONDS,
+        gather_seconds: float = GATHER_SECONDS,
     ):
         self.spool_dir = spool_dir
         self.store_batch = store_batch
         self.poll_seconds = poll_seconds
+        self.gather_seconds = gather_seconds
+        # Whether the last round left whole lines unread (a file's READ_BYTES cap was hit).
+        self.behind = False
         self.lease = Lease(spool_dir)
         self.files: dict[str, SpoolFile] = {}
         self.stored = 0
@@ -76,6 +84,8 @@ class Ingester:
                     continue
                 if not busy:
                     stop.wait(self.poll_seconds)
+                elif not self.behind:
+                    stop.wait(self.gather_seconds)
             # What the web workers spooled up to now is stored before the lease goes.
             try:
                 while self.run_once():
@@ -95,6 +105,7 @@ class Ingester:
             # Removed by someone else (a web worker that stored it before we held the lease).
             os.close(self.files.pop(name).fd)
         batch, moves = [], []
+        self.behind = False
         for name in sorted(names):
             path = os.path.join(self.spool_dir, name)
             if name.endswith(".spool.new"):
@@ -117,6 +128,7 @@ class Ingester:
             if end:
                 batch += parse_lines(data[:end], path)
             done = spool.finished and len(data) < READ_BYTES
+            self.behind = self.behind or len(data) == READ_BYTES
             moves.append((name, path, spool, end, done))
         if batch:
             self.store_batch(batch)

@@ -71,18 +71,25 @@ def record_fetches(
         for message_id, at in store.injected_times(line[1] for line in lines).items()
     }
     lines = [line for line in lines if line[1] in injected]
+    # This process's own view of each fetch's network first: only a network not in a burst on
+    # that alone needs what other processes and hosts saw (one query for all of them).
+    noted = [bursts.note(line[3], line[1], line[2]) if bursts else None for line in lines]
     fetched = [(truncate_ip(line[3]), line[1], line[2]) for line in lines] if bursts else []
     fetched = [fetch for fetch in fetched if fetch[0] is not None]
-    elsewhere = shared_fetches(store, fetched)
+    asked = {
+        truncate_ip(line[3])
+        for line, note in zip(lines, noted, strict=True)
+        if isinstance(note, frozenset)
+    }
+    elsewhere = shared_fetches(store, asked, min((at for _, _, at in fetched), default=0.0))
     events = []
-    for line in lines:
+    for n, line in enumerate(lines):
         key, message_id, timestamp, ip, user_agent, method, x_requested_with, purpose = line[:8]
         extras = line[8] if len(line) > 8 else {}
         since = round(timestamp - injected[message_id], 3)
         burst = False
         if bursts:
-            seen = elsewhere.get(truncate_ip(ip), NOWHERE)
-            burst = bursts.is_burst(ip, message_id, timestamp, seen)
+            burst = bursts.joined(noted[n], elsewhere.get(truncate_ip(ip), NOWHERE))
         fetch = Fetch(
             user_agent=user_agent,
             ip=ip,
@@ -104,19 +111,19 @@ def record_fetches(
             **classify(fetch, networks, scanner_window_seconds).as_dict(),
         }
         events.append(policy.apply(event, private=bool(extras.get("private"))))
-    stored = store.record_opens(events)
-    store.note_fetches(fetched)
+    # One transaction, one commit: the events with their counters, and the fetches shared.
+    with store.atomic():
+        stored = store.record_opens(events)
+        store.note_fetches(fetched)
     return stored
 
 
-def shared_fetches(
-    store: Store, fetched: list[tuple[str, str, float]]
-) -> dict[str, frozenset[str]]:
-    """Return the messages the batch's networks fetched anywhere within the burst window."""
-    if not fetched:
+def shared_fetches(store: Store, networks: set[str], earliest: float) -> dict[str, frozenset[str]]:
+    """Return the messages these networks fetched anywhere within the burst window of a batch
+    whose first fetch was at ``earliest``."""
+    if not networks:
         return {}
-    since = min(at for _, _, at in fetched) - BURST_SECONDS
-    return store.recent_fetches({network for network, _, _ in fetched}, since)
+    return store.recent_fetches(networks, earliest - BURST_SECONDS)
 
 
 def record_clicks(
