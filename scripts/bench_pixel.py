@@ -5,13 +5,19 @@ Usage:
     .venv/bin/python scripts/bench_pixel.py [--seconds 5] [--warmup 2] [--workers 4]
         [--concurrency 64] [--messages 1000] [--procs 2] [--networks 64] [--keep-alive]
         [--modes one,mix,unique] [--no-ingest] [--database postgresql://...]
+        [--load auto|wrk|python]
 
 Starts Opentrack as the Procfile does (gunicorn with its `web:` command on a free port and the
 `ingest:` line beside it; --no-ingest leaves the ingester out, so that each web worker stores
-its own spool) on a temp instance folder, and injects --messages messages per mode. Then --procs
-separate load processes (a selector loop on non-blocking sockets each, --concurrency connections
-in all, from --networks loopback /24s) fetch random pixel URLs, each mode into a campaign of its
-own:
+its own spool) on a temp instance folder, and injects --messages messages per mode. Then the
+load generator keeps --concurrency connections busy fetching random pixel URLs, each mode into a
+campaign of its own. The load generator is wrk (Debian's `apt-get install wrk`) with
+scripts/bench_pixel.lua, --procs threads, when it is installed: written in C, it leaves the
+cores to the server. Without it (or with --load python) it is --procs Python processes, a
+selector loop on non-blocking sockets each, which take about as much CPU per request as the
+server does. Either way each request says it comes from one of --networks /24 networks in an
+X-Forwarded-For header, which the server trusts (OPENTRACK_PROXY_HOPS=1, for the bare route as
+for the pixel), so that bursts are judged per network as behind a proxy. The modes:
 
 - `one`: one user agent on every request (Apple Mail on iOS);
 - `mix`: 5,000 distinct user agents, made from templates of Apple Mail (iOS, iPadOS, macOS),
@@ -32,6 +38,7 @@ asks, so by default each request opens a new connection and says `Connection: cl
 """
 
 import argparse
+import contextlib
 import itertools
 import json
 import multiprocessing
@@ -40,8 +47,11 @@ import random
 import resource
 import secrets
 import selectors
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -205,7 +215,6 @@ class Connection:
             return
         self.sock = socket.socket()
         self.sock.setblocking(False)
-        self.sock.bind((random.choice(self.load.sources), 0))
         if self.sock.connect_ex((benchlib.HOST, self.load.port)) == 0:
             self.send()  # loopback connects often complete at once
         else:
@@ -251,8 +260,8 @@ class Load:
 
     def __init__(self, paths, port, keep_alive, networks, agents: Agents):
         self.paths, self.port, self.keep_alive, self.agents = paths, port, keep_alive, agents
-        # Loopback addresses in different /24s: the app tells clients' networks apart.
-        self.sources = [f"127.0.{i}.1" for i in range(networks)]
+        # Addresses in different /24s, sent as X-Forwarded-For: the app tells networks apart.
+        self.networks = networks
         self.selector = selectors.DefaultSelector()
         self.statuses: dict[int, int] = {}
         self.latencies: list[float] = []
@@ -264,6 +273,7 @@ class Load:
         return (
             f"GET {random.choice(self.paths)} HTTP/1.1\r\nHost: {benchlib.HOST}:{self.port}\r\n"
             f"User-Agent: {self.agents.next()}\r\nAccept: image/*\r\n"
+            f"X-Forwarded-For: 127.0.{random.randrange(self.networks)}.1\r\n"
             f"Connection: {'keep-alive' if self.keep_alive else 'close'}\r\n\r\n"
         ).encode()
 
@@ -358,12 +368,94 @@ def run_phase(pool, server, paths, seconds: float, args, mode: str, mix: list[st
             phase["statuses"][status] = phase["statuses"].get(status, 0) + n
     phase["ended"] = time.monotonic()
     phase["latencies"].sort()
-    phase["rps"] = len(phase["latencies"]) / max(part["elapsed"] for part in parts)
+    phase["requests"] = len(phase["latencies"])
+    phase["rps"] = phase["requests"] / max(part["elapsed"] for part in parts)
+    phase["p50"] = benchlib.percentile(phase["latencies"], 0.50)
+    phase["p99"] = benchlib.percentile(phase["latencies"], 0.99)
     phase["failed"] = phase["errors"] + sum(
         n for status, n in phase["statuses"].items() if status != 200
     )
     phase["cpu"] = server.cpu_seconds() - cpu_before
     return phase
+
+
+class Wrk:
+    """The wrk load generator: its files (paths and user agents) in a temp folder."""
+
+    SCRIPT = Path(__file__).resolve().parent / "bench_pixel.lua"
+
+    def __init__(self, folder: str, args, mix: list[str]):
+        self.folder, self.args = folder, args
+        self.files: dict[str, str] = {}
+        self.agents = {
+            "mix": self.write("agents-mix", mix),
+            "one": self.write("agents-one", [ONE_AGENT]),
+        }
+        # Never-seen user agents, more than any run can take (past them a suffix keeps them new).
+        count = int(min(args.seconds, 60) * 20_000) + 10_000
+        rng = random.Random(random.randrange(1_000_000))
+        self.agents["unique"] = self.write(
+            "agents-unique", [user_agent(rng, 10**7 + n) for n in range(count)]
+        )
+
+    def write(self, name: str, lines: list[str]) -> str:
+        """Write lines to a file of the folder; return its path."""
+        path = os.path.join(self.folder, name)
+        with open(path, "w") as file:
+            file.write("\n".join(lines) + "\n")
+        return path
+
+    def run_phase(self, server, paths: list[str], seconds: float, mode: str) -> dict:
+        """Run wrk on paths for some seconds in a mode; return its counts, CPU and latencies."""
+        key = str(id(paths))
+        if key not in self.files:
+            self.files[key] = self.write(f"paths-{len(self.files)}", paths)
+        connection = "keep-alive" if self.args.keep_alive else "close"
+        threads = min(self.args.procs, self.args.concurrency)
+        command = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{self.args.concurrency}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            f"{GRACE_SECONDS}s",
+            "-s",
+            str(self.SCRIPT),
+            server.url(),
+            "--",
+            self.files[key],
+            self.agents[mode],
+            "unique" if mode == "unique" else "mix",
+            str(self.args.networks),
+            connection,
+            str(threads),
+        ]
+        cpu_before, children_before = server.cpu_seconds(), os.times()
+        result = subprocess.run(command, capture_output=True, text=True)
+        children = os.times()
+        cpu = server.cpu_seconds() - cpu_before
+        lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+        if result.returncode != 0 or not lines:
+            raise SystemExit(f"wrk failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        found = {k: int(v) for k, v in (part.split("=") for part in lines[0].split()[1:])}
+        requests, bad = found["requests"], found["status"]
+        errors = found["connect"] + found["read"] + found["write"] + found["timeout"]
+        return {
+            "ended": time.monotonic(),
+            "errors": errors,
+            # wrk counts answers outside 2xx and 3xx; the pixel and the GIF route answer only 200.
+            "statuses": {200: requests - bad, **({"other": bad} if bad else {})},
+            "failed": errors + bad,
+            "requests": requests,
+            "rps": requests / (found["duration_us"] / 1e6),
+            "p50": found["p50_us"] / 1e6,
+            "p99": found["p99_us"] / 1e6,
+            "cpu": cpu,
+            "client_cpu": children.children_user
+            + children.children_system
+            - children_before.children_user
+            - children_before.children_system,
+        }
 
 
 def wait_for_backlog(server, campaign: str, expected: int, since: float) -> tuple[int, float]:
@@ -396,16 +488,17 @@ def inject(server, campaign: str, count: int) -> list[str]:
 
 def table_row(name: str, phase: dict, bare_rps: float | None) -> list:
     """Return the summary table row of a phase."""
-    lat, count = phase["latencies"], max(len(phase["latencies"]), 1)
+    count = max(phase["requests"], 1)
     pixel = "lost" in phase
     return [
         name,
-        len(lat),
+        phase["requests"],
         f"{phase['rps']:,.0f}",
         f"{phase['rps'] / bare_rps:.2f}" if pixel and bare_rps else "",
-        f"{benchlib.percentile(lat, 0.50) * 1000:.1f}",
-        f"{benchlib.percentile(lat, 0.99) * 1000:.1f}",
+        f"{phase['p50'] * 1000:.1f}",
+        f"{phase['p99'] * 1000:.1f}",
         f"{phase['cpu'] / count * 1000:.3f}",
+        f"{phase['client_cpu'] / count * 1000:.3f}",
         phase["failed"],
         phase["lost"] if pixel else "",
         f"{phase['drain']:.1f}" if pixel else "",
@@ -422,7 +515,16 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent connections")
     parser.add_argument("--messages", type=int, default=1000, help="messages to inject per mode")
-    parser.add_argument("--procs", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--procs", type=int, default=2, help="load generator processes (wrk: threads)"
+    )
+    parser.add_argument(
+        "--load",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator: wrk (apt-get install wrk), Python processes, or auto: wrk when "
+        "installed",
+    )
     parser.add_argument("--keep-alive", action="store_true", help="ask to reuse connections")
     parser.add_argument("--modes", default=",".join(MODES), help="user-agent modes to run")
     parser.add_argument(
@@ -448,15 +550,30 @@ def main() -> int:
         parser.error("--workers, --concurrency, --messages, --procs, --networks must be > 0")
     if args.procs > 64 or args.networks > 250:
         parser.error("--procs must be <= 64 and --networks <= 250")
+    load = args.load
+    if load == "auto":
+        load = "wrk" if shutil.which("wrk") else "python"
+        if load == "python":
+            print(
+                "wrk is not installed (apt-get install wrk): the load comes from Python "
+                "processes, which take as much CPU per request as the server",
+                file=sys.stderr,
+            )
+    elif load == "wrk" and not shutil.which("wrk"):
+        parser.error("--load wrk: wrk is not installed (apt-get install wrk), or use --load python")
     benchlib.raise_on_sigterm()
-    env = {}
+    # The load says where each request comes from in X-Forwarded-For, for both routes alike.
+    env = {"OPENTRACK_PROXY_HOPS": "1"}
     if args.database:
-        env = {
+        env |= {
             "OPENTRACK_DATABASE": args.database,
             "OPENTRACK_SECRET_KEYS": os.environ.get("OPENTRACK_SECRET_KEYS")
             or secrets.token_hex(16),
         }
     mix = agent_mix()
+    load_name = (
+        f"wrk ({args.procs} threads)" if load == "wrk" else f"{args.procs} Python load processes"
+    )
     beside = () if args.no_ingest else ("ingest",)
     phases, campaigns = {}, {}
     with benchlib.Server(args.workers, env, beside=beside) as server:
@@ -467,24 +584,34 @@ def main() -> int:
         warm = inject(server, "bench-warmup", args.messages) if args.warmup else []
         print(
             f"injected {args.messages} messages per mode; {args.concurrency} connections from "
-            f"{args.procs} load processes in {args.networks} /24 networks; "
+            f"{load_name} in {args.networks} /24 networks; "
             f"keep-alive asked: {args.keep_alive}; mix of {len(mix)} distinct user agents"
         )
-        with multiprocessing.get_context("spawn").Pool(args.procs) as pool:
+        with contextlib.ExitStack() as stack:
+            if load == "wrk":
+                folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-wrk-"))
+                wrk = Wrk(folder, args, mix)
+
+                def run(paths, seconds, mode):
+                    return wrk.run_phase(server, paths, seconds, mode)
+            else:
+                pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(args.procs))
+
+                def run(paths, seconds, mode):
+                    return run_phase(pool, server, paths, seconds, args, mode, mix)
+
             if warm:
-                phase = run_phase(pool, server, warm, args.warmup, args, "mix", mix)
+                phase = run(warm, args.warmup, "mix")
                 wait_for_backlog(server, "bench-warmup", phase["statuses"].get(200, 0), 0)
-            bare = [run_phase(pool, server, ["/bare.gif"], args.seconds, args, "mix", mix)]
+            bare = [run(["/bare.gif"], args.seconds, "mix")]
             for mode in modes:
-                phase = phases[f"pixel, {mode} UA"] = run_phase(
-                    pool, server, paths[mode], args.seconds, args, mode, mix
-                )
+                phase = phases[f"pixel, {mode} UA"] = run(paths[mode], args.seconds, mode)
                 campaigns[mode] = phase
                 answered = phase["statuses"].get(200, 0)
                 phase["stored_live"], phase["drain"] = wait_for_backlog(
                     server, f"bench-{mode}", answered, phase["ended"]
                 )
-            bare.append(run_phase(pool, server, ["/bare.gif"], args.seconds, args, "mix", mix))
+            bare.append(run(["/bare.gif"], args.seconds, "mix"))
         exit_code = server.stop()
         flushed = server.cli("flush").stderr.strip()
         for mode, phase in campaigns.items():
@@ -505,7 +632,8 @@ def main() -> int:
         )
     print(
         f"\n{args.workers} sync workers, {args.concurrency} concurrent connections, "
-        f"{args.seconds:g} s per run, {os.cpu_count()} CPUs shared with the load generator\n"
+        f"{args.seconds:g} s per run, {os.cpu_count()} CPUs shared with the load generator "
+        f"({load_name}); load average {' '.join(f'{n:.1f}' for n in os.getloadavg())}\n"
     )
     headers = [
         "run",
@@ -515,6 +643,7 @@ def main() -> int:
         "p50 ms",
         "p99 ms",
         "server CPU ms/req",
+        "load CPU ms/req",
         "failed",
         "lost",
         "backlog s",
@@ -524,7 +653,7 @@ def main() -> int:
     ok = True
     for mode, phase in campaigns.items():
         ratio = phase["rps"] / bare_rps
-        p99 = benchlib.percentile(phase["latencies"], 0.99) * 1000
+        p99 = phase["p99"] * 1000
         met = ratio >= TARGETS[mode] and p99 < 20 and phase["drain"] < 5 and not phase["lost"]
         print(
             f"{mode:>6} UA: pixel / bare Flask {ratio:.2f} (target >= {TARGETS[mode]}), p99 "
