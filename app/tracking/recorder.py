@@ -23,6 +23,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 from itertools import islice
 
+import orjson
+
 from app.tracking.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ class Recorder:
 
     def append(self, facts: list) -> None:
         """Keep one fetch durably in the spool (in memory while it cannot be written)."""
-        line = (json.dumps(facts, separators=(",", ":")) + "\n").encode()
+        line = encode_line(facts)
         with self._lock:
             if self._pid != os.getpid():
                 self._start()
@@ -105,7 +107,8 @@ class Recorder:
                 except OSError as error:
                     self._degrade(error)
                     self._keep_in_memory(line)
-        self._wake.set()
+        if not self._wake.is_set():
+            self._wake.set()
 
     def count(self, name: str) -> None:
         """Count a pixel request that was answered but not recorded (a bad token, say)."""
@@ -400,12 +403,21 @@ def remove_if_abandoned(path: str) -> None:
         pass
 
 
+def encode_line(facts: list) -> bytes:
+    """Return the bytes of one spool line: compact JSON and a newline."""
+    try:
+        return orjson.dumps(facts, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        # What orjson refuses (a lone surrogate, an int past 64 bits) the standard library takes.
+        return (json.dumps(facts, separators=(",", ":")) + "\n").encode()
+
+
 def parse_lines(data: bytes, path: str) -> list[list]:
     """Return the spool lines of whole-line bytes read from path, skipping unreadable ones."""
     batch = []
     for line in data.splitlines():
         try:
-            batch.append(json.loads(line))
+            batch.append(orjson.loads(line))
         except ValueError:
             log.error("skipping an unreadable line in %s: %r", path, line[:200])
     return batch

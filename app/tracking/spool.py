@@ -4,8 +4,8 @@ A line is [key, message id, time, IP, user agent, method, X-Requested-With, purp
 there are any, a ninth element with extras. The key makes a line stored at most once.
 """
 
+import os
 import time
-import uuid
 
 # Longer values are cut: enough for any real user agent, bounded for a hostile one.
 MAX_USER_AGENT = 1024
@@ -22,10 +22,11 @@ def spool_line(
     client sent Sec-GPC or DNT and we honour it), "click" names the clicked link.
     """
     purpose = environ.get("HTTP_SEC_PURPOSE") or environ.get("HTTP_PURPOSE")
+    now = time.time()
     line = [
-        uuid.uuid4().hex,
+        event_key(now),
         message_id,
-        time.time(),
+        now,
         environ.get("REMOTE_ADDR"),
         environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
         method,
@@ -41,6 +42,15 @@ def spool_line(
     if extras:
         line.append(extras)
     return line
+
+
+def event_key(now: float) -> str:
+    """Return a new line's key: 32 hex digits, the microsecond first and 72 random bits after.
+
+    Unique as a random UUID is, for any number of processes; and keys made later sort later, so
+    the store's index of keys grows at its end instead of at a random page for every event.
+    """
+    return f"{int(now * 1_000_000) & 0xFFFFFFFFFFFFFF:014x}{os.urandom(9).hex()}"
 
 
 def is_click(line: list) -> bool:
