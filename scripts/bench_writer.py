@@ -8,11 +8,11 @@ Registers 2,000 messages, then hands the writer batches of --batch spool lines (
 user agents of tests/data/user_agents.tsv, many IPs) as the recorder does, and times them in the
 same run against a baseline that only classifies the same lines without storing them (both
 with the parsers' caches warm: a few hundred user agents, seen again and again). Prints
-events/s for both and the share of the writer's time the store takes. Then the same number of
-new lines, written to four spool files as four web workers would, are stored by the ingester
-(`opentrack ingest`'s loop: reading the files, one batch per round, the same writer), to show
-what reading spools costs on top. With --database (a postgresql:// URL of an empty database),
-stores there; otherwise in a fresh SQLite file.
+events/s and CPU µs per event for both and the share of the writer's CPU the store takes.
+Then the same number of new lines, written to four spool files as four web workers would, are
+stored by the ingester (`opentrack ingest`'s loop: reading the files, one batch per round, the
+same writer), to show what reading spools costs on top. With --database (a postgresql:// URL of
+an empty database), stores there; otherwise in a fresh SQLite file.
 """
 
 import argparse
@@ -33,6 +33,7 @@ from app.rules.bursts import BurstTracker  # noqa: E402
 from app.rules.classify import Fetch, classify  # noqa: E402
 from app.store import Store  # noqa: E402
 from app.tracking.ingest import Ingester  # noqa: E402
+from app.tracking.spool import event_key  # noqa: E402
 from app.tracking.writer import record_fetches  # noqa: E402
 
 
@@ -64,7 +65,7 @@ def main() -> None:
     now = time.time()
     lines = [
         [
-            uuid.uuid4().hex,
+            event_key(now + n * 0.001),
             rng.choice(messages)["id"],
             now + n * 0.001,
             f"198.{rng.randrange(18, 20)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
@@ -77,46 +78,51 @@ def main() -> None:
     ]
     batches = [lines[start : start + args.batch] for start in range(0, len(lines), args.batch)]
 
-    def judge_all() -> float:
-        started = time.perf_counter()
+    def judge_all() -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
         for line in lines:
             classify(Fetch(user_agent=line[4], ip=line[3], seconds_since_send=600.0), None, 60)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
     # Once to warm the parsers' caches for both runs (a few hundred user agents, seen often).
     judge_all()
-    judge_only = judge_all()
+    judge_only, judge_cpu = judge_all()
 
     tracker = BurstTracker()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     stored = sum(record_fetches(store, batch, None, 60.0, tracker) for batch in batches)
-    writer = time.perf_counter() - started
+    writer, writer_cpu = time.perf_counter() - started, time.process_time() - cpu
     assert stored == args.events, (stored, args.events)
 
     spool = tempfile.mkdtemp()
     files = [open(os.path.join(spool, f"{n}-bench.spool"), "w") for n in range(4)]  # noqa: SIM115
     for n, line in enumerate(lines):
-        line[0] = uuid.uuid4().hex
+        line[0] = event_key(line[2])
         files[n % 4].write(json.dumps(line, separators=(",", ":")) + "\n")
     for file in files:
         file.close()
     host_tracker = BurstTracker()
     ingester = Ingester(spool, lambda batch: record_fetches(store, batch, None, 60.0, host_tracker))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     while ingester.run_once():
         pass
-    ingest = time.perf_counter() - started
+    ingest, ingest_cpu = time.perf_counter() - started, time.process_time() - cpu
     ingester.close()
     assert ingester.stored == args.events, (ingester.stored, args.events)
     store.close()
     engine = "PostgreSQL" if database.startswith("postgresql://") else "SQLite"
     print(f"{engine}: {args.events} events in batches of {args.batch}")
-    print(f"  classify only (baseline): {args.events / judge_only:10,.0f} events/s")
-    print(f"  writer (classify + store): {args.events / writer:10,.0f} events/s")
-    print(f"  the store's share of the writer's time: {1 - judge_only / writer:.0%}")
+    print("  (events/s of wall time; CPU of this process per event, steadier on a busy machine)")
+
+    def rate(wall: float, cpu: float) -> str:
+        return f"{args.events / wall:10,.0f} events/s, {cpu / args.events * 1e6:6.1f} µs CPU/event"
+
+    print(f"  classify only (baseline):  {rate(judge_only, judge_cpu)}")
+    print(f"  writer (classify + store): {rate(writer, writer_cpu)}")
+    print(f"  the store's share of the writer's CPU: {1 - judge_cpu / writer_cpu:.0%}")
     print(
         f"  ingester (4 spool files, {ingester.stored // max(1, ingester.rounds)} lines a "
-        f"batch): {args.events / ingest:10,.0f} events/s"
+        f"batch): {rate(ingest, ingest_cpu)}"
     )
 
 

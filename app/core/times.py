@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 def to_iso(timestamp: float) -> str:
     """Return the stored text form of a Unix timestamp."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat cuts to milliseconds as the stored form does, and is quicker than strftime.
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def from_iso(text: str) -> float:

@@ -13,6 +13,7 @@ from app.store.messages import MESSAGE_COLUMNS
 from app.store.privacy import Privacy
 from app.store.webhooks import Webhooks
 
+# The first three in this order: _insert fills them and takes the rest from the event as named.
 EVENT_FIELDS = (
     "event_key",
     "message_id",
@@ -145,12 +146,16 @@ class OpenEvents:
         return new
 
     def _insert(self, events: list[dict], messages: dict[str, dict]) -> None:
-        rows = []
-        for event in events:
-            campaign_id = messages[event["message_id"]]["campaign_id"]
-            rows.append(
-                [campaign_id if name == "campaign_id" else event.get(name) for name in EVENT_FIELDS]
+        rest = EVENT_FIELDS[3:]
+        rows = [
+            (
+                event["event_key"],
+                event["message_id"],
+                messages[event["message_id"]]["campaign_id"],
+                *map(event.get, rest),
             )
+            for event in events
+        ]
         self.db.executemany(INSERT_EVENT, rows)
 
     def _apply(self, tally: counters.Tally, messages: dict[str, dict]) -> None:
