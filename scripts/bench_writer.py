@@ -3,12 +3,15 @@
 
 Usage:
     .venv/bin/python scripts/bench_writer.py [--events 20000] [--batch 500] [--database URL]
+        [--networks N]
 
 Registers 2,000 messages, then hands the writer batches of --batch spool lines (the labelled
-user agents of tests/data/user_agents.tsv, many IPs) as the recorder does, and times them in the
-same run against a baseline that only classifies the same lines without storing them (both
-with the parsers' caches warm: a few hundred user agents, seen again and again). Prints
-events/s and CPU µs per event for both and the share of the writer's CPU the store takes.
+user agents of tests/data/user_agents.tsv, many IPs in 512 /24 networks, or in --networks of
+them: few networks fetching many messages are bursts, as in bench_pixel) as the recorder does,
+and times them in the same run against a baseline that only classifies the same lines without
+storing them (both with the parsers' caches warm: a few hundred user agents, seen again and
+again). Prints events/s and CPU µs per event for both and the share of the writer's CPU the
+store takes.
 Then the same number of new lines, written to four spool files as four web workers would, are
 stored by the ingester (`opentrack ingest`'s loop: reading the files, one batch per round, the
 same writer), to show what reading spools costs on top. With --database (a postgresql:// URL of
@@ -49,9 +52,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="spool lines to store")
     parser.add_argument("--batch", type=int, default=500, help="lines per writer batch")
     parser.add_argument("--database", help="a postgresql:// URL of an empty database")
+    parser.add_argument(
+        "--networks", type=int, default=512, help="client /24 networks the IPs are in (1-512)"
+    )
     args = parser.parse_args()
     if not (1 <= args.batch <= args.events <= 1_000_000):
         parser.error("need 1 <= --batch <= --events <= 1000000")
+    if not 1 <= args.networks <= 512:
+        parser.error("--networks must be in 1-512")
     database = args.database or os.path.join(tempfile.mkdtemp(), "bench.db")
     store = Store(database)
     store.migrate()
@@ -68,7 +76,8 @@ def main() -> None:
             event_key(now + n * 0.001),
             rng.choice(messages)["id"],
             now + n * 0.001,
-            f"198.{rng.randrange(18, 20)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            f"198.{18 + (net := rng.randrange(args.networks)) // 256}.{net % 256}."
+            f"{rng.randrange(1, 255)}",
             rng.choice(agents),
             "GET",
             None,
@@ -111,7 +120,7 @@ def main() -> None:
     assert ingester.stored == args.events, (ingester.stored, args.events)
     store.close()
     engine = "PostgreSQL" if database.startswith("postgresql://") else "SQLite"
-    print(f"{engine}: {args.events} events in batches of {args.batch}")
+    print(f"{engine}: {args.events} events in batches of {args.batch}, {args.networks} networks")
     print("  (events/s of wall time; CPU of this process per event, steadier on a busy machine)")
 
     def rate(wall: float, cpu: float) -> str:
