@@ -12,10 +12,9 @@ Starts Opentrack as the Procfile does (gunicorn with its `web:` command on a fre
 its own spool) on a temp instance folder, and injects --messages messages per mode. Then the
 load generator keeps --concurrency connections busy fetching random pixel URLs, each mode into a
 campaign of its own. The load generator is wrk (Debian's `apt-get install wrk`) with
-scripts/bench_pixel.lua, --procs threads, when it is installed: written in C, it leaves the
-cores to the server. Without it (or with --load python) it is --procs Python processes, a
-selector loop on non-blocking sockets each, which take about as much CPU per request as the
-server does. Either way each request says it comes from one of --networks /24 networks in an
+scripts/bench_pixel.lua, --procs threads, when it is installed: written in C, it leaves more
+of the cores to the server. Without it (or with --load python) it is --procs Python processes,
+a selector loop on non-blocking sockets each, which take about twice wrk's CPU per request. Either way each request says it comes from one of --networks /24 networks in an
 X-Forwarded-For header, which the server trusts (OPENTRACK_PROXY_HOPS=1, for the bare route as
 for the pixel), so that bursts are judged per network as behind a proxy. The modes:
 
