@@ -14,7 +14,8 @@ load generator keeps --concurrency connections busy fetching random pixel URLs, 
 campaign of its own. The load generator is wrk (Debian's `apt-get install wrk`) with
 scripts/bench_pixel.lua, --procs threads, when it is installed: written in C, it leaves more
 of the cores to the server. Without it (or with --load python) it is --procs Python processes,
-a selector loop on non-blocking sockets each, which take about twice wrk's CPU per request. Either way each request says it comes from one of --networks /24 networks in an
+a selector loop on non-blocking sockets each, which take about twice wrk's CPU per request.
+Either way each request says it comes from one of --networks /24 networks in an
 X-Forwarded-For header, which the server trusts (OPENTRACK_PROXY_HOPS=1, for the bare route as
 for the pixel), so that bursts are judged per network as behind a proxy. The modes:
 
