@@ -386,6 +386,7 @@ class Wrk:
 
     def __init__(self, folder: str, args, mix: list[str]):
         self.folder, self.args = folder, args
+        # The file of each list of paths, by the paths it holds.
         self.files: dict[str, str] = {}
         self.agents = {
             "mix": self.write("agents-mix", mix),
@@ -407,7 +408,7 @@ class Wrk:
 
     def run_phase(self, server, paths: list[str], seconds: float, mode: str) -> dict:
         """Run wrk on paths for some seconds in a mode; return its counts, CPU and latencies."""
-        key = str(id(paths))
+        key = "\n".join(paths)
         if key not in self.files:
             self.files[key] = self.write(f"paths-{len(self.files)}", paths)
         connection = "keep-alive" if self.args.keep_alive else "close"
