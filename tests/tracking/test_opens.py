@@ -174,3 +174,39 @@ def test_a_burst_only_counts_messages_seen_within_the_window():
     elsewhere = frozenset({"m1", "m2"})
     assert not tracker.is_burst("192.0.2.1", "m1", 100.0, elsewhere)
     assert tracker.is_burst("192.0.2.1", "m3", 100.1, elsewhere)
+
+
+def test_only_networks_not_in_a_burst_here_are_asked_what_others_saw(store, monkeypatch):
+    from app.rules.bursts import BURST_MESSAGES
+    from app.tracking.writer import record_fetches
+
+    store.create_campaign("asked", "Asked")
+    messages = store.register_messages(
+        "asked", [(f"a{n}@x.org", None, True) for n in range(BURST_MESSAGES + 3)]
+    )
+    asked = []
+    recent_fetches = store.recent_fetches
+
+    def spy(networks, since):
+        asked.append(set(networks))
+        return recent_fetches(networks, since)
+
+    monkeypatch.setattr(store, "recent_fetches", spy)
+    now, tracker = time.time(), BurstTracker()
+    scanner = [
+        [f"s-{n}", m["id"], now + n * 0.1, f"203.0.113.{n + 1}", IPHONE, "GET", None, None]
+        for n, m in enumerate(messages)
+    ]
+    # The first batch makes the burst here: its network is asked about (its early fetches were
+    # not in a burst on this process's own fetches yet).
+    record_fetches(store, scanner[:BURST_MESSAGES], None, 0, tracker)
+    assert asked == [{"203.0.113.0"}]
+    # Later fetches of that network are in a burst here whatever others saw: only the other
+    # network is asked about, and the verdicts are what the burst makes them.
+    person = ["p-1", messages[0]["id"], now + 1.5, "198.51.100.7", IPHONE, "GET", None, None]
+    record_fetches(store, [*scanner[BURST_MESSAGES:], person], None, 0, tracker)
+    assert asked[1:] == [{"198.51.100.0"}]
+    sources = [store.get_message(m["id"])["events"][-1]["source"] for m in messages]
+    assert sources[BURST_MESSAGES - 1 :] == ["scanner"] * 4
+    assert sources[: BURST_MESSAGES - 1].count("scanner") == 0
+    assert store.count_events("asked") == len(messages) + 1
