@@ -153,8 +153,8 @@ _FIRST_COMMENT = re.compile(r"\([^()]*\)")
 # MSIECrawler)`) or a tool's (`(HttpUrlConnection 1.8)`, `(Web Crawler)`) does not.
 _DEVICE_WORDS = _one_pattern(
     r"""phone mobile android tablet ipad ipod tv\b(?<![a-z0-9_]tv) smart-?tv wv\b build/ midp
-    cldc java symbian series\x20?\d0 nokia samsung kindle playstation nintendo brew ;\x20u; hbbtv
-    kaios harmony tizen webos web0s linux;\x20u"""
+    cldc java symbian series\x20?\d0 nokia samsung kindle playstation nintendo brew hbbtv
+    kaios harmony tizen webos web0s"""
 )
 # A placeholder where a browser puts its version (`Firefox/firefoxversion`): a template.
 _PLACEHOLDER = re.compile(r"(?:firefox|chrome|gecko|applewebkit|safari)/[a-z]+(?:\s|$)")
@@ -203,6 +203,11 @@ def bot_evidence(
     if first is not None and not _DEVICE_WORDS.search(first.group(0)):
         first = None
     outside = lower if first is None else lower[: first.start()] + " " + lower[first.end() :]
+    if BOT_PRODUCTS.isdisjoint(words):
+        # A known product with a suffix of its own (`Daumoa-image`, `Baiduspider-render`).
+        heads = [word.split("-", 1)[0] for word in words if "-" in word]
+        if heads and not BOT_PRODUCTS.isdisjoint(heads):
+            words = [*words, *heads]
     if not BOT_PRODUCTS.isdisjoint(words):
         # Only a browser's first comment names a device; a tool's names its library.
         inside = first is not None and lower.startswith("mozilla/")

@@ -374,17 +374,15 @@ def _names_browser(ua: str, family: str) -> bool:
     """Return whether uap-core's rules name a browser for ua (asked for weak bot shapes only).
 
     Not when they name none, when they only echo the user agent's own leading token back
-    (their catch-all rules do: `WhatWeb/0.5.5` is family WhatWeb) and it is no browser's own
-    token (`NOT_APP_TOKENS`: `Dillo/0.8.5` is Dillo), or when their device rules
-    call it a `Spider` (uap-core's own bot list).
+    (their catch-all rules do: `WhatWeb/0.5.5` is family WhatWeb, `GoogleOther-Image/1.0`
+    GoogleOther) and it is no browser's own token (`NOT_APP_TOKENS`: `Dillo/0.8.5` is Dillo),
+    or when their device rules call it a `Spider` (uap-core's own bot list).
     """
     if family == "Other":
         return False
     lead = _LEAD.split(ua, 1)[0].strip()
-    if (
-        lead not in NOT_APP_TOKENS
-        and _SQUASH.sub("", family).lower() == _SQUASH.sub("", lead).lower()
-    ):
+    squashed, named = _SQUASH.sub("", lead).lower(), _SQUASH.sub("", family).lower()
+    if lead not in NOT_APP_TOKENS and (squashed.startswith(named) or named.startswith(squashed)):
         return False
     return parse(ua, Domain.DEVICE).device.family != "Spider"
 
