@@ -65,6 +65,7 @@ BOT_PRODUCTS = words(
     censysinspect shodan netcraft expanse internetmeasurement securitytrails
     qualys nessus openvas acunetix burp zap owasp
     httrack pingdomtms daumoa appinsights newsboat newsbeuter applecoremedia
+    lavf zapier ifttt microsoft-flow azure-logic-apps n8n
     """
 )
 # Crawlers' own names, which count even inside the platform comment.
@@ -153,7 +154,7 @@ _FIRST_COMMENT = re.compile(r"\([^()]*\)")
 # MSIECrawler)`) or a tool's (`(HttpUrlConnection 1.8)`, `(Web Crawler)`) does not.
 _DEVICE_WORDS = _one_pattern(
     r"""phone mobile android tablet ipad ipod tv\b(?<![a-z0-9_]tv) smart-?tv wv\b build/ midp
-    cldc java symbian series\x20?\d0 nokia samsung kindle playstation nintendo brew hbbtv
+    cldc java; symbian series\x20?\d0 nokia samsung kindle playstation nintendo brew hbbtv
     kaios harmony tizen webos web0s"""
 )
 # A placeholder where a browser puts its version (`Firefox/firefoxversion`): a template.
@@ -178,6 +179,9 @@ _MOZILLA_NO_PLATFORM = re.compile(
 _LEADING_PRODUCT = re.compile(r"[\w.!+-]+/\S")
 # A bare name/version (the version may be missing, or followed by an empty comment).
 _BARE_PRODUCT = re.compile(r"^[\w.!-]+/[\w.+-]*(?: \(\))?$")
+# One name/version and one comment naming no platform (`Brandwatch/1.0 (varies)`), asked after
+# the platform check; `Mozilla/x.y (...)` has a rule of its own.
+_PRODUCT_AND_COMMENT = re.compile(r"^(?!Mozilla/)[\w.!-]+/[\w.+-]+ \([^()]*\)$")
 
 
 def tokens(lower: str) -> list[str]:
@@ -261,6 +265,8 @@ def weak_bot_shape(ua: str) -> str | None:
         return None
     if _BARE_PRODUCT.match(ua):
         return "a bare name/version with no platform, as HTTP libraries send"
+    if _PRODUCT_AND_COMMENT.match(ua):
+        return "a name/version whose comment names no platform, as tools send"
     if not _LEADING_PRODUCT.match(ua):
         return "no product/version token to begin with, as every browser and mail client sends"
     return None
