@@ -77,7 +77,7 @@ NAMED_CRAWLERS = frozenset(
 _TOKENS = re.compile(r"[a-z][a-z0-9]*(?:[-_.!][a-z][a-z0-9]*)*")
 
 
-def _one_pattern(*texts: str) -> re.Pattern[str]:
+def _one_pattern(*texts: str, flags: int = 0) -> re.Pattern[str]:
     """Compile whitespace-separated alternatives, each beginning with a literal, as one pattern.
 
     (A space inside an alternative is written `\\x20`.) The alternatives are grouped by that
@@ -88,12 +88,14 @@ def _one_pattern(*texts: str) -> re.Pattern[str]:
     """
     groups: dict[str, list[str]] = {}
     for branch in (branch for text in texts for branch in text.split()):
-        groups.setdefault(branch[0], []).append(branch[1:])
+        first = branch[0].lower() if flags & re.IGNORECASE else branch[0]
+        groups.setdefault(first, []).append(branch[1:])
     return re.compile(
         "|".join(
             re.escape(first) + (rest[0] if len(rest) == 1 else "(?:" + "|".join(rest) + ")")
             for first, rest in groups.items()
-        )
+        ),
+        flags,
     )
 
 
@@ -161,10 +163,10 @@ _DEVICE_WORDS = _one_pattern(
 _PLACEHOLDER = re.compile(r"(?:firefox|chrome|gecko|applewebkit|safari)/[a-z]+(?:\s|$)")
 # Code editors on Electron, whose agents fetch pages (crawler-user-agents: Code/1., Trae/).
 _EDITOR = re.compile(r"(?:^|\s)(?:code|cursor|trae|windsurf)/[\d.]+ chrome/[\d.]+ electron/")
-_PLATFORM_OR_BROWSER = re.compile(
-    r"iPhone|iPad|iPod|Android|Windows|Macintosh|Mac OS|Linux|smarttv|Chrom|Firefox|Safari|"
-    r"Opera|KaiOS|Tizen|Browser|MIDP|CLDC|MAUI|WAP|Nintendo|Harmony|AmigaOS|Profile/",
-    re.I,
+_PLATFORM_OR_BROWSER = _one_pattern(
+    r"""iPhone iPad iPod Android Windows Macintosh Mac\x20OS Linux smarttv Chrom Firefox Safari
+    Opera KaiOS Tizen Browser MIDP CLDC MAUI WAP Nintendo Harmony AmigaOS Profile/""",
+    flags=re.IGNORECASE,
 )
 _LONE_WORD = re.compile(r"^[A-Za-z][\w.!:-]*$")
 _DIGIT = re.compile(r"\d")
