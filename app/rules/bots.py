@@ -210,8 +210,8 @@ def bot_evidence(
         first = None
     outside = lower if first is None else lower[: first.start()] + " " + lower[first.end() :]
     if BOT_PRODUCTS.isdisjoint(words):
-        # A known product with a suffix of its own (`Daumoa-image`, `Baiduspider-render`).
-        heads = [word.split("-", 1)[0] for word in words if "-" in word]
+        # A known product joined to other words (`Daumoa-image`, `grpc-java-okhttp`).
+        heads = [part for word in words if "-" in word for part in word.split("-")]
         if heads and not BOT_PRODUCTS.isdisjoint(heads):
             words = [*words, *heads]
     if not BOT_PRODUCTS.isdisjoint(words):
