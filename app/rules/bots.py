@@ -152,8 +152,9 @@ _PLATFORM_WORDS = re.compile(
 _FIRST_COMMENT = re.compile(r"\([^()]*\)")
 # The first comment is read for bot words unless it may name a device model: a phone's, a
 # tablet's or a TV's (`(Linux; Android 13; CUBOT X30)`, `(Java; U; MIDP-2.0)`) may, a desktop's
-# (`(Macintosh; ...; TSMbot)`), old Internet Explorer's (`(compatible; MSIE 6.0; ...;
-# MSIECrawler)`) or a tool's (`(HttpUrlConnection 1.8)`, `(Web Crawler)`) does not.
+# (`(X11; Ubuntu; Linux x86_64; rv:17.0; Baiduspider-ads)`), old Internet Explorer's
+# (`(compatible; MSIE 6.0; Windows NT 5.0; baidu Transcoder;)`) or a tool's (`(dart:io)`) does
+# not.
 _DEVICE_WORDS = _one_pattern(
     r"""phone mobile android tablet ipad ipod tv\b(?<![a-z0-9_]tv) smart-?tv wv\b build/ midp
     cldc java; symbian series\x20?\d0 nokia samsung kindle playstation nintendo brew hbbtv
@@ -181,7 +182,7 @@ _MOZILLA_NO_PLATFORM = re.compile(
 _LEADING_PRODUCT = re.compile(r"[\w.!+-]+/\S")
 # A bare name/version (the version may be missing, or followed by an empty comment).
 _BARE_PRODUCT = re.compile(r"^[\w.!-]+/[\w.+-]*(?: \(\))?$")
-# One name/version and one comment naming no platform (`Brandwatch/1.0 (varies)`), asked after
+# One name/version and one comment naming no platform (`Name/1.0 (example)`), asked after
 # the platform check; `Mozilla/x.y (...)` has a rule of its own.
 _PRODUCT_AND_COMMENT = re.compile(r"^(?!Mozilla/)[\w.!-]+/[\w.+-]+ \([^()]*\)$")
 
