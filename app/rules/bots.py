@@ -64,6 +64,8 @@ BOT_PRODUCTS = words(
     nmap nikto sqlmap masscan zgrab nuclei wpscan gobuster dirbuster ffuf censys
     censysinspect shodan netcraft expanse internetmeasurement securitytrails
     qualys nessus openvas acunetix burp zap owasp
+    httrack pingdomtms daumoa appinsights newsboat newsbeuter applecoremedia
+    lavf zapier ifttt microsoft-flow azure-logic-apps n8n
     """
 )
 # Crawlers' own names, which count even inside the platform comment.
@@ -73,20 +75,72 @@ NAMED_CRAWLERS = frozenset(
     if any(part in token for part in ("bot", "google", "spider", "crawl", "preview", "slurp"))
 )
 _TOKENS = re.compile(r"[a-z][a-z0-9]*(?:[-_.!][a-z][a-z0-9]*)*")
+
+
+def _one_pattern(*texts: str, flags: int = 0) -> re.Pattern[str]:
+    """Compile whitespace-separated alternatives, each beginning with a literal, as one pattern.
+
+    (A space inside an alternative is written `\\x20`.) The alternatives are grouped by that
+    first character (`b(?:ot\\b|ot[/_;-])|c(?:rawl|...)`), so that `re` tries one group per
+    position, not every alternative: two to three times faster on a browser's user agent than
+    the flat alternation. Word starts are asserted
+    after the literal (`cli\\b(?<![a-z0-9_]cli)`), never with a leading `\\b`.
+    """
+    groups: dict[str, list[str]] = {}
+    for branch in (branch for text in texts for branch in text.split()):
+        first = branch[0].lower() if flags & re.IGNORECASE else branch[0]
+        groups.setdefault(first, []).append(branch[1:])
+    return re.compile(
+        "|".join(
+            re.escape(first) + (rest[0] if len(rest) == 1 else "(?:" + "|".join(rest) + ")")
+            for first, rest in groups.items()
+        ),
+        flags,
+    )
+
+
 # Bot words and machine markers read outside the device comments.
-_BOT_WORDS = re.compile(
-    r"bot\b|bot[/_;-]|robot|crawl|spider|scrap|slurp|archiv|fetcher|harvest|indexer|"
-    r"monitor|uptime|checker|validator|preview|prefetch|headless|scanner|feed|rss|transcoder|"
-    r"http[ _-]?client|java-client|trackersdk|library|\bcli\b"
+_BOT_WORDS = _one_pattern(
+    r"""bot\b bot[/_;-] robot crawl spider scrap slurp archiv fetcher harvest indexer monitor
+    uptime checker validator preview prefetch headless scanner feed rss(?<![a-z0-9_]rss) rss\b
+    transcoder http[\x20_-]?client java-client trackersdk library cli\b(?<![a-z0-9_]cli)""",
+    # What synthetic monitors, site auditors and link tools call themselves (device-detector's
+    # bots.yml and uap-core's Spider rules: Ruxit Synthetic, Ghost Inspector, Google Favicon,
+    # AhrefsSiteAudit, Cloudflare Diagnostics, PageAnalyzer, TLSProber, WebThumbnail, HTTrack's
+    # and Offline Explorer's website copiers, Java's HttpURLConnection, ThousandEyes Agent).
+    r"""synthetic inspector favicon audit diagnos analy[sz]er downloader screenshot thumbnail
+    scan\b scan/ optimi[sz]er verifier verification metadata render prob(?:e|er)\b
+    health\x20?check seo\b(?<![a-z0-9_]seo) podcast podder webcopy offline\x20explorer sitesucker
+    webzip capture httpurlconnection http\x20?request agent\b(?<!_agent)""",
+    # AI assistants fetching for a user (ChatGPT-User, Perplexity-User, MistralAI-User), and
+    # Google's own fetchers, Google-Xxx or Xxx-Google (Google's list of its crawlers).
+    r"-user/\d",
+    r"google-[a-z](?<![a-z0-9_]google-[a-z])",
+    r"-google\b",
 )
+# A URL or a domain name (its name ends in a letter, or a letter and a digit): the domain's
+# dot comes first, so `re` skips to the dots.
 _URL = re.compile(
-    r"https?:|www\.|\[at\]|\b[a-z][a-z0-9-]*\.(?:com|net|org|io|ai|de|eu|fm|pro|live|info|biz|dev|app|edu|gov)"
-    r"(?:/|\b(?!\.))"
+    r"https?:|www\.|\[at\]|\.(?:(?<=[a-z]\.)|(?<=[a-z][\d-]\.))(?:com|net|org|io|ai|de|eu|fm|pro|live|info|biz|"
+    r"dev|app|edu|gov)(?:/|\b(?!\.))"
+)
+# Country and newer top-level domains, read outside a device's comment (`Q.Me` is a phone).
+_DOMAIN = re.compile(
+    r"\.(?:(?<=[a-z]\.)|(?<=[a-z][\d-]\.))(?:co|ly|gy|bg|fr|so|me|us|uk|nl|it|es|pl|cz|jp|cn|in|xyz|ru|tv|se|ch|"
+    r"at|be|dk|fi|no|br|au|ca|cc|to|sh|site|tech|cloud|page)(?:/|\b(?![.-]))"
+)
+# A desktop Chromium's user agent with a name and no version after its last `Safari/`: what
+# site auditors and monitors append (DareBoost, Ghost Inspector, GTmetrix, StatusCake in
+# device-detector's bots.yml); browsers append versioned tokens (`Edg/`, `OPR/`). Valve's
+# Steam Deck, which appends its device's name, aside.
+_DESKTOP_TAIL = re.compile(
+    r"^Mozilla/5\.0 \((?:Windows NT|Macintosh|X11)[^)]*\) AppleWebKit/[\d.]+ \(KHTML, like Gecko\) "
+    r".*Safari/[\d.]+;? \(?(?!SteamDeck)[A-Z][A-Za-z]*[a-z][A-Za-z]*(?:[- ][A-Z][A-Za-z]+)?\)?$"
 )
 _MAIL = re.compile(r"[\w.+-]@[a-z][\w-]*\.[a-z]{2,}")
 # A `compatible` comment that is not MSIE's (or an old browser's that copied it).
 _COMPATIBLE = re.compile(
-    r"\(compatible(?:;|\))(?!\s*(?:U;|(?:MSIE|IEMobile|Konqueror|Opera|Windows|ms-office|"
+    r"\(compatible(?:;|\))(?!\s*(?:U;|MSIE ?\d|(?:IEMobile|Konqueror|Opera|Windows|ms-office|"
     r"MSOffice|Lotus-Notes|Mozilla)\b))",
     re.IGNORECASE,
 )
@@ -96,18 +150,41 @@ _PLATFORM_WORDS = re.compile(
     r"Haiku|Syllable|Brew|Nintendo|PlayStation|Series ?\d0|Symbian"
 )
 _FIRST_COMMENT = re.compile(r"\([^()]*\)")
-_PLATFORM_OR_BROWSER = re.compile(
-    r"iPhone|iPad|iPod|Android|Windows|Macintosh|Mac OS|Linux|smarttv|Chrom|Firefox|Safari|"
-    r"Opera|KaiOS|Tizen|Browser|MIDP|CLDC|MAUI|WAP|Nintendo|Harmony|AmigaOS|Profile/",
-    re.I,
+# The first comment is read for bot words unless it may name a device model: a phone's, a
+# tablet's or a TV's (`(Linux; Android 13; CUBOT X30)`, `(Java; U; MIDP-2.0)`) may, a desktop's
+# (`(X11; Ubuntu; Linux x86_64; rv:17.0; Baiduspider-ads)`), old Internet Explorer's
+# (`(compatible; MSIE 6.0; Windows NT 5.0; baidu Transcoder;)`) or a tool's (`(dart:io)`) does
+# not.
+_DEVICE_WORDS = _one_pattern(
+    r"""phone mobile android tablet ipad ipod tv\b(?<![a-z0-9_]tv) smart-?tv wv\b build/ midp
+    cldc java; symbian series\x20?\d0 nokia samsung kindle playstation nintendo brew hbbtv
+    kaios harmony tizen webos web0s"""
+)
+# A placeholder where a browser puts its version (`Firefox/firefoxversion`): a template.
+_PLACEHOLDER = re.compile(r"(?:firefox|chrome|gecko|applewebkit|safari)/[a-z]+(?:\s|$)")
+# Code editors on Electron, whose agents fetch pages (crawler-user-agents: Code/1., Trae/).
+_EDITOR = re.compile(r"(?:^|\s)(?:code|cursor|trae|windsurf)/[\d.]+ chrome/[\d.]+ electron/")
+_PLATFORM_OR_BROWSER = _one_pattern(
+    r"""iPhone iPad iPod Android Windows Macintosh Mac\x20OS Linux smarttv Chrom Firefox Safari
+    Opera KaiOS Tizen Browser MIDP CLDC MAUI WAP Nintendo Harmony AmigaOS Profile/""",
+    flags=re.IGNORECASE,
 )
 _LONE_WORD = re.compile(r"^[A-Za-z][\w.!:-]*$")
+_DIGIT = re.compile(r"\d")
 # A Mozilla/x.y user agent whose first comment names no platform, or that has none.
+# (Old browsers put a language tag before it, `Mozilla/5.0 [en] (PalmOS; ...)`, and some TVs
+# no space, `Mozilla/5.0(SmartHub; ...)`.)
 _MOZILLA_NO_PLATFORM = re.compile(
-    r"^Mozilla/[\d.]++(?: \((?![^)]*(?:" + _PLATFORM_WORDS.pattern + r"|;))[^)]*\)|(?! \()|$)"
+    r"^Mozilla/[\d.]++(?: \[[\w-]+\])?+(?: ?\((?![^)]*(?:"
+    + _PLATFORM_WORDS.pattern
+    + r"|;))[^)]*\)|(?! ?\()|$)"
 )
 _LEADING_PRODUCT = re.compile(r"[\w.!+-]+/\S")
-_BARE_PRODUCT = re.compile(r"^[\w.!-]+/[\w.+-]+$")
+# A bare name/version (the version may be missing, or followed by an empty comment).
+_BARE_PRODUCT = re.compile(r"^[\w.!-]+/[\w.+-]*(?: \(\))?$")
+# One name/version and one comment naming no platform (`Name/1.0 (example)`), asked after
+# the platform check; `Mozilla/x.y (...)` has a rule of its own.
+_PRODUCT_AND_COMMENT = re.compile(r"^(?!Mozilla/)[\w.!-]+/[\w.+-]+ \([^()]*\)$")
 
 
 def tokens(lower: str) -> list[str]:
@@ -130,7 +207,14 @@ def bot_evidence(
     # CUBOT) is not a bot and `(Java; U; MIDP-2.0)` is a phone's platform, so only a named
     # crawler's token counts there (Storebot-Google puts its name in it).
     first = _FIRST_COMMENT.search(lower)
+    if first is not None and not _DEVICE_WORDS.search(first.group(0)):
+        first = None
     outside = lower if first is None else lower[: first.start()] + " " + lower[first.end() :]
+    if BOT_PRODUCTS.isdisjoint(words):
+        # A known product joined to other words (`Daumoa-image`, `grpc-java-okhttp`).
+        heads = [part for word in words if "-" in word for part in word.split("-")]
+        if heads and not BOT_PRODUCTS.isdisjoint(heads):
+            words = [*words, *heads]
     if not BOT_PRODUCTS.isdisjoint(words):
         # Only a browser's first comment names a device; a tool's names its library.
         inside = first is not None and lower.startswith("mozilla/")
@@ -141,17 +225,27 @@ def bot_evidence(
                 at = lower.find(token)
                 name = ua[at : at + len(token)]
                 return f"the product token of a known crawler, tool or HTTP library ({name})", name
-    if _URL.search(lower) or ("@" in lower and _MAIL.search(lower)):
+    if (
+        _URL.search(lower)
+        or ("@" in lower and _MAIL.search(lower))
+        or ("." in outside and _DOMAIN.search(outside))
+    ):
         return "a URL, a domain name or an e-mail address in the user agent", None
     if "${" in ua:
         return "a template or injection probe (${...}) in the user agent", None
     if "(khtml, like gecko;" in lower:
         return "words added inside WebKit's '(KHTML, like Gecko)', which browsers never do", None
+    if "/" in lower and _PLACEHOLDER.search(lower):
+        return "a placeholder where a browser's version belongs, as templates send", None
+    if "electron/" in lower and _EDITOR.search(lower):
+        return "a code editor's own token beside Electron's, as its agents send", None
     if "compatible" in lower:
         found = _COMPATIBLE.search(ua)
         end = ua.find(")", found.end()) if found else -1
         if found and not _PLATFORM_WORDS.search(ua[found.end() : end if end >= 0 else None]):
             return "a '(compatible; ...)' comment that is not old Internet Explorer's", None
+    if (ua.endswith(")") or ua[-1:].isalpha()) and _DESKTOP_TAIL.match(ua):
+        return "a name without a version after a desktop browser's last token", None
     word = _BOT_WORDS.search(outside)
     if word:
         return f"the bot word '{word.group(0).strip('/_;-')}' beside the platform", None
@@ -166,12 +260,16 @@ def weak_bot_shape(ua: str) -> str | None:
     """
     if ua.startswith("Mozilla/") and _MOZILLA_NO_PLATFORM.match(ua):
         return "a Mozilla/x.y user agent that names no platform, as no browser sends"
+    # No browser sends its bare name (`Chrome`, `firefox`); a lone word with a platform and a
+    # build number in it may be a TV's (`smarttv_..._Chromium_59.0`).
+    if _LONE_WORD.match(ua) and not (_PLATFORM_OR_BROWSER.search(ua) and _DIGIT.search(ua)):
+        return "a lone word naming no known client or platform"
     if _PLATFORM_OR_BROWSER.search(ua):
         return None
-    if _LONE_WORD.match(ua):
-        return "a lone word naming no known client or platform"
     if _BARE_PRODUCT.match(ua):
         return "a bare name/version with no platform, as HTTP libraries send"
+    if _PRODUCT_AND_COMMENT.match(ua):
+        return "a name/version whose comment names no platform, as tools send"
     if not _LEADING_PRODUCT.match(ua):
         return "no product/version token to begin with, as every browser and mail client sends"
     return None

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote
 
-from app.rules.agents import read_device, read_platform
+from ua_parser import Domain
+
+from app.rules.agents import parse, read_device, read_platform
 from app.rules.bots import bot_evidence, tokens, weak_bot_shape, words
 
 GMAIL_PREFETCH_SUFFIX = "Edge/12.246 Mozilla/5.0"
@@ -49,6 +51,8 @@ MAIL_APP_PROXY = re.compile(
     re.IGNORECASE,
 )
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_SQUASH = re.compile(r"[^A-Za-z0-9]")
+_LEAD = re.compile(r"[/(;]")
 
 
 # Mail-security scanners that name themselves (research §3), lower case.
@@ -183,6 +187,8 @@ CLIENT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, str | None, str
                 None,
             ),
             (("yahoomobilemail",), r"^YahooMobileMail/", "Yahoo Mail", None, None),
+            # ua-parser-js's Emails extension: `YahooMobile/1.0 (mail; 3.0.5.1311380)`.
+            (("yahoomobile",), rf"^YahooMobile/[\d.]+ \(mail; {V}\)", "Yahoo Mail", None, None),
             (("yahoo",), rf"^Yahoo%20Mail/{V} CFNetwork/", "Yahoo Mail", "iOS", None),
             (("android-gmail",), rf"^Android-Gmail/{V}", "Gmail", "Android", None),
             (("mailapp",), rf"\bmailapp/{V}", "MailApp", None, None),
@@ -364,6 +370,23 @@ def _app_token(ua: str) -> tuple[str, str | None] | None:
     return None
 
 
+def _names_browser(ua: str, family: str) -> bool:
+    """Return whether uap-core's rules name a browser for ua (asked for weak bot shapes only).
+
+    Not when they name none, when they only echo the user agent's own leading token back
+    (their catch-all rules do: `WhatWeb/0.5.5` is family WhatWeb, `GoogleOther-Image/1.0`
+    GoogleOther) and it is no browser's own token (`NOT_APP_TOKENS`: `Dillo/0.8.5` is Dillo),
+    or when their device rules call it a `Spider` (uap-core's own bot list).
+    """
+    if family == "Other":
+        return False
+    lead = _LEAD.split(ua, 1)[0].strip()
+    squashed, named = _SQUASH.sub("", lead).lower(), _SQUASH.sub("", family).lower()
+    if lead not in NOT_APP_TOKENS and (squashed.startswith(named) or named.startswith(squashed)):
+        return False
+    return parse(ua, Domain.DEVICE).device.family != "Spider"
+
+
 def identify(user_agent: str) -> Client:
     """Return the client, version, OS, device and fetcher kind a user agent shows."""
     if len(user_agent) <= MEMO_MAX_LENGTH:
@@ -422,7 +445,7 @@ def _read(user_agent: str) -> Client:
     platform = read_platform(ua)
     evidence = weak_bot_shape(ua)
     # A shape no browser sends, unless uap-core's rules name the browser that sends it.
-    if evidence and platform.browser == "Other":
+    if evidence and not _names_browser(ua, platform.browser):
         return Client(kind="bot", evidence=evidence)
     os, device = platform.os, platform.device
     if "; wv)" in ua or platform.browser in WEBVIEWS:
