@@ -73,16 +73,19 @@ NAMED_CRAWLERS = frozenset(
     if any(part in token for part in ("bot", "google", "spider", "crawl", "preview", "slurp"))
 )
 _TOKENS = re.compile(r"[a-z][a-z0-9]*(?:[-_.!][a-z][a-z0-9]*)*")
-# Bot words and machine markers read outside the device comments.
+# Bot words and machine markers read outside the device comments. Every branch begins with a
+# letter, so that the engine skips the positions where none can begin (`c(?<!\wc)li` is
+# `\bcli`: twice as fast as a branch that begins with `\b`).
 _BOT_WORDS = re.compile(
     r"bot\b|bot[/_;-]|robot|crawl|spider|scrap|slurp|archiv|fetcher|harvest|indexer|"
     r"monitor|uptime|checker|validator|preview|prefetch|headless|scanner|feed|rss|transcoder|"
-    r"http[ _-]?client|java-client|trackersdk|library|\bcli\b"
+    r"http[ _-]?client|java-client|trackersdk|library|c(?<!\wc)li\b"
 )
-_URL = re.compile(
-    r"https?:|www\.|\[at\]|\b[a-z][a-z0-9-]*\.(?:com|net|org|io|ai|de|eu|fm|pro|live|info|biz|dev|app|edu|gov)"
-    r"(?:/|\b(?!\.))"
-)
+_URL_TLDS = r"(?:com|net|org|io|ai|de|eu|fm|pro|live|info|biz|dev|app|edu|gov)"
+_URL = re.compile(r"https?:|www\.|\[at\]|\b[a-z][a-z0-9-]*\." + _URL_TLDS + r"(?:/|\b(?!\.))")
+# What each branch of _URL cannot match without, found in one fast pass: most user agents
+# have none, and are spared _URL's search from every word.
+_URL_HINT = re.compile(r"http|www\.|\[at\]|\." + _URL_TLDS)
 _MAIL = re.compile(r"[\w.+-]@[a-z][\w-]*\.[a-z]{2,}")
 # A `compatible` comment that is not MSIE's (or an old browser's that copied it).
 _COMPATIBLE = re.compile(
@@ -141,7 +144,7 @@ def bot_evidence(
                 at = lower.find(token)
                 name = ua[at : at + len(token)]
                 return f"the product token of a known crawler, tool or HTTP library ({name})", name
-    if _URL.search(lower) or ("@" in lower and _MAIL.search(lower)):
+    if (_URL_HINT.search(lower) and _URL.search(lower)) or ("@" in lower and _MAIL.search(lower)):
         return "a URL, a domain name or an e-mail address in the user agent", None
     if "${" in ua:
         return "a template or injection probe (${...}) in the user agent", None

@@ -394,7 +394,8 @@ def _read(user_agent: str) -> Client:
         if token in lower:
             return Client(name, kind="scanner")
     words = tokens(lower)
-    candidates = sorted({i for word in words for i in RULES_BY_TOKEN.get(word, ())})
+    gates = RULES_BY_TOKEN.keys() & words  # most user agents name no mail product: empty
+    candidates = sorted({i for word in gates for i in RULES_BY_TOKEN[word]}) if gates else ()
     for index in candidates:
         _, pattern, name, rule_os, rule_device = CLIENT_RULES[index]
         found = pattern.search(ua)
@@ -420,10 +421,12 @@ def _read(user_agent: str) -> Client:
         os, device = read_device(ua)
         return Client(app[0], app[1], os, device, "client")
     platform = read_platform(ua)
-    evidence = weak_bot_shape(ua)
-    # A shape no browser sends, unless uap-core's rules name the browser that sends it.
-    if evidence and platform.browser == "Other":
-        return Client(kind="bot", evidence=evidence)
+    # A shape no browser sends, unless uap-core's rules name the browser that sends it (asked
+    # in that order: the browser is read anyway, and names one for most user agents here).
+    if platform.browser == "Other":
+        evidence = weak_bot_shape(ua)
+        if evidence:
+            return Client(kind="bot", evidence=evidence)
     os, device = platform.os, platform.device
     if "; wv)" in ua or platform.browser in WEBVIEWS:
         return Client("unknown", None, os, device, "webview")
