@@ -72,7 +72,9 @@ NAMED_CRAWLERS = frozenset(
     for token in BOT_PRODUCTS
     if any(part in token for part in ("bot", "google", "spider", "crawl", "preview", "slurp"))
 )
-_TOKENS = re.compile(r"[a-z][a-z0-9]*(?:[-_.!][a-z][a-z0-9]*)*")
+# Possessive (`*+`): nothing after a run could take its characters back, so the tokens are
+# those of the plain greedy pattern, found without the engine's backtracking bookkeeping.
+_TOKENS = re.compile(r"[a-z][a-z0-9]*+(?:[-_.!][a-z][a-z0-9]*+)*+")
 # Bot words and machine markers read outside the device comments. Every branch begins with a
 # letter, so that the engine skips the positions where none can begin (`c(?<!\wc)li` is
 # `\bcli`: twice as fast as a branch that begins with `\b`).
