@@ -85,9 +85,9 @@ _BOT_WORDS = re.compile(
 )
 _URL_TLDS = r"(?:com|net|org|io|ai|de|eu|fm|pro|live|info|biz|dev|app|edu|gov)"
 _URL = re.compile(r"https?:|www\.|\[at\]|\b[a-z][a-z0-9-]*\." + _URL_TLDS + r"(?:/|\b(?!\.))")
-# What each branch of _URL cannot match without, found in one fast pass: most user agents
-# have none, and are spared _URL's search from every word.
-_URL_HINT = re.compile(r"http|www\.|\[at\]|\." + _URL_TLDS)
+# The dot and domain ending that _URL's last branch cannot match without: most user agents have
+# neither it nor the other branches' literals (`_has_url`), and are spared _URL's search.
+_URL_ENDING = re.compile(r"\." + _URL_TLDS)
 _MAIL = re.compile(r"[\w.+-]@[a-z][\w-]*\.[a-z]{2,}")
 # A `compatible` comment that is not MSIE's (or an old browser's that copied it).
 _COMPATIBLE = re.compile(
@@ -120,6 +120,13 @@ def tokens(lower: str) -> list[str]:
     return _TOKENS.findall(lower)
 
 
+def _has_url(lower: str) -> bool:
+    """Return whether _URL matches lower; each of its branches needs one of the literals tried."""
+    if "http" in lower or "www." in lower or "[at]" in lower or _URL_ENDING.search(lower):
+        return _URL.search(lower) is not None
+    return False
+
+
 def bot_evidence(
     ua: str, lower: str | None = None, words: list[str] | None = None
 ) -> tuple[str, str | None] | None:
@@ -146,7 +153,7 @@ def bot_evidence(
                 at = lower.find(token)
                 name = ua[at : at + len(token)]
                 return f"the product token of a known crawler, tool or HTTP library ({name})", name
-    if (_URL_HINT.search(lower) and _URL.search(lower)) or ("@" in lower and _MAIL.search(lower)):
+    if _has_url(lower) or ("@" in lower and _MAIL.search(lower)):
         return "a URL, a domain name or an e-mail address in the user agent", None
     if "${" in ua:
         return "a template or injection probe (${...}) in the user agent", None
