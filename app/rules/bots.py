@@ -83,10 +83,12 @@ _BOT_WORDS = re.compile(
     r"monitor|uptime|checker|validator|preview|prefetch|headless|scanner|feed|rss|transcoder|"
     r"http[ _-]?client|java-client|trackersdk|library|c(?<!\wc)li\b"
 )
+# A URL, a domain name or an obfuscated address: `https?:`, `www.`, `[at]` (plain substrings,
+# tested first in `_has_url`), or a word ending in a domain name ending (_URL_DOMAIN). Searched
+# apart: only whether one is there counts, and most user agents have no dot followed by a domain
+# ending (_URL_ENDING, found in one fast pass), so they are spared the search from every word.
 _URL_TLDS = r"(?:com|net|org|io|ai|de|eu|fm|pro|live|info|biz|dev|app|edu|gov)"
-_URL = re.compile(r"https?:|www\.|\[at\]|\b[a-z][a-z0-9-]*\." + _URL_TLDS + r"(?:/|\b(?!\.))")
-# The dot and domain ending that _URL's last branch cannot match without: most user agents have
-# neither it nor the other branches' literals (`_has_url`), and are spared _URL's search.
+_URL_DOMAIN = re.compile(r"\b[a-z][a-z0-9-]*\." + _URL_TLDS + r"(?:/|\b(?!\.))")
 _URL_ENDING = re.compile(r"\." + _URL_TLDS)
 _MAIL = re.compile(r"[\w.+-]@[a-z][\w-]*\.[a-z]{2,}")
 # A `compatible` comment that is not MSIE's (or an old browser's that copied it).
@@ -121,10 +123,10 @@ def tokens(lower: str) -> list[str]:
 
 
 def _has_url(lower: str) -> bool:
-    """Return whether _URL matches lower; each of its branches needs one of the literals tried."""
-    if "http" in lower or "www." in lower or "[at]" in lower or _URL_ENDING.search(lower):
-        return _URL.search(lower) is not None
-    return False
+    """Return whether lower holds a URL, a domain name or an obfuscated address."""
+    if "http:" in lower or "https:" in lower or "www." in lower or "[at]" in lower:
+        return True
+    return _URL_ENDING.search(lower) is not None and _URL_DOMAIN.search(lower) is not None
 
 
 def bot_evidence(

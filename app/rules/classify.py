@@ -153,7 +153,7 @@ def _judge(
     purpose = _header(fetch, "sec-purpose") or _header(fetch, "purpose")
     if method == "HEAD":
         return "machine", "prefetch", "A HEAD request checks the image without showing it"
-    if PREFETCH_PURPOSE.search(purpose):
+    if purpose and PREFETCH_PURPOSE.search(purpose):
         return "machine", "prefetch", f"The request announced itself as a {purpose.strip()}"
     kind = client.kind
     if kind == "gmail_prefetch":
