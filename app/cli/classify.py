@@ -55,7 +55,7 @@ def _fetch_from_line(line: str) -> Fetch:
         user_agent=str(data.get("user_agent") or ""),
         ip=str(data["ip"]) if data.get("ip") else None,
         method=str(data.get("method") or "GET"),
-        headers={str(key).lower(): str(value) for key, value in headers.items()},
+        headers={str(key).lower(): str(value) for key, value in headers.items()} if headers else {},
         seconds_since_send=seconds,
         burst=bool(data.get("burst", False)),
     )

@@ -11,8 +11,9 @@ resolver's result, and every property of `UserAgent` is used unchanged.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from ua_parser import Domain, load_lazy_builtins
 from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
@@ -43,11 +44,6 @@ LINUXES = frozenset(
         "CentOS",
     }
 )
-_BROWSER_AND_OS = Domain.USER_AGENT | Domain.OS
-# Tokens of the desktops' platforms: without one, is_pc is almost surely false and the device
-# domain will be asked for, so it is resolved in the same call (one call costs less than two).
-# This only decides when the device is resolved, never what it is.
-_DESKTOP_HINT = re.compile(r"Windows NT|Macintosh|Mac OS X|X11|CrOS")
 # The three hand-written rules left, each because user-agents' answer was wrong on rows of the
 # labelled table (tests/data/user_agents.tsv, checked by tests/rules/test_classify.py):
 # - CFNetwork's Darwin versions are shared by iOS and macOS, and uap-core reads any of them as
@@ -61,87 +57,142 @@ _DARWIN_DESKTOP = re.compile(r"\((?:x86_64|arm64|i386)\)")
 _MOBILE = re.compile(r"(?<![A-Za-z])Mobile(?![A-Za-z])")
 
 
-@dataclass(frozen=True)
-class Platform:
-    """What a user agent shows: browser family and version, OS, device type."""
-
-    browser: str
-    browser_version: str | None
-    os: str
-    device: str
-
-
 @lru_cache(maxsize=1)
 def _resolver() -> Resolver:
     # Lazy matchers: the Rust engine reads only their patterns, so none is compiled in Python.
     return Resolver(load_lazy_builtins())
 
 
-class FastUserAgent(UserAgent):
-    """user-agents' `UserAgent`, filled by ua-parser 1.x's Rust resolver.
+@lru_cache(maxsize=1)
+def _extractors() -> tuple[Callable[[str], Any], Callable[[str], Any], Callable[[str], Any]]:
+    """Return one function per domain (browser, OS, device): its match of a user agent, or None.
 
-    The adapter: `UserAgent.__init__` would call `ua_parser.user_agent_parser.Parse` (the
-    pure-Python legacy API); this one asks the resolver instead and passes what the legacy
-    API's dicts hold (browser: family, major, minor, patch; OS: the same and patch_minor;
-    device: family, brand, model; family "Other" when nothing matched) to user-agents' own
-    `parse_browser`, `parse_operating_system` and `parse_device`, so every property of
-    `UserAgent` reads what it reads after `user_agents.parse` (on the labelled table, all
-    the same but ten bots that the Rust engine's device rules name `Spider`, where the
-    pure-Python engines name no device: tests/rules/test_agents.py). The OS and the domains
-    asked for are resolved at once; any other domain on its first use: `is_pc` reads only the
-    OS, so the device (the costliest domain, about twice the browser's time) is resolved only
-    for a user agent that is not a desktop's.
+    On the Rust engine, its three extractors themselves: the resolver's `__call__` would wrap
+    each match in ua-parser's dataclasses and a `PartialResult` first, which costs about as
+    much as the OS domain's matching. Both kinds of match have the fields read below.
     """
-
-    def __init__(self, user_agent_string: str, domains: Domain = Domain.OS) -> None:
-        self.ua_string = user_agent_string
-        result = _resolver()(user_agent_string, domains | Domain.OS)
-        found = result.os
-        self.os = (
-            parse_operating_system(
-                found.family, found.major, found.minor, found.patch, found.patch_minor
-            )
-            if found is not None
-            else _NO_OS
-        )
-        self._browser = None
-        self._device = None
-        if Domain.USER_AGENT in domains:
-            self._browser = _browser(result.user_agent)
-        if Domain.DEVICE in domains:
-            self._device = _device(result.device)
-
-    @property
-    def browser(self):
-        if self._browser is None:
-            self._browser = _browser(_resolver()(self.ua_string, Domain.USER_AGENT).user_agent)
-        return self._browser
-
-    @property
-    def device(self):
-        if self._device is None:
-            self._device = _device(_resolver()(self.ua_string, Domain.DEVICE).device)
-        return self._device
+    resolver = _resolver()
+    if all(hasattr(resolver, name) for name in ("ua", "os", "de")):
+        return resolver.ua.extract, resolver.os.extract, resolver.de.extract
+    return (  # pragma: no cover - the pure-Python engine, when ua-parser-rs is missing
+        lambda ua: resolver(ua, Domain.USER_AGENT).user_agent,
+        lambda ua: resolver(ua, Domain.OS).os,
+        lambda ua: resolver(ua, Domain.DEVICE).device,
+    )
 
 
+# user-agents' own constructors, memoised by their arguments: the same families and versions
+# recur across user agents (a few thousand distinct ones), and the answers are immutable
+# named tuples, so a never-seen user agent mostly reuses them.
+_browser_of = lru_cache(maxsize=4096)(parse_browser)
+_os_of = lru_cache(maxsize=4096)(parse_operating_system)
+_device_of = lru_cache(maxsize=4096)(parse_device)
 _NO_OS = parse_operating_system("Other")
 _NO_BROWSER = parse_browser("Other")
 _NO_DEVICE = parse_device("Other", None, None)
 
 
-def _browser(found):
-    if found is None:
-        return _NO_BROWSER
-    return parse_browser(found.family, found.major, found.minor, found.patch)
+class FastUserAgent(UserAgent):
+    """user-agents' `UserAgent`, filled by ua-parser 1.x's Rust resolver, one domain at a time.
+
+    The adapter: `UserAgent.__init__` would call `ua_parser.user_agent_parser.Parse` (the
+    pure-Python legacy API); this one asks the Rust engine instead and passes what the legacy
+    API's dicts hold (browser: family, major, minor, patch; OS: the same and patch_minor;
+    device: family, brand, model; family "Other" when nothing matched) to user-agents' own
+    `parse_browser`, `parse_operating_system` and `parse_device`, so every property of
+    `UserAgent` reads what it reads after `user_agents.parse` (on the labelled table, all
+    the same but ten bots that the Rust engine's device rules name `Spider`, where the
+    pure-Python engines name no device: tests/rules/test_agents.py). Each domain (`browser`,
+    `os`, `device`) is resolved on its first use, so an answer that reads only the OS
+    (`is_pc`) never pays for the device, the costliest domain (about twice the browser's
+    time), nor a verdict that needs only the browser for the others.
+    """
+
+    def __init__(self, user_agent_string: str) -> None:
+        self.ua_string = user_agent_string
+        self._browser = None
+        self._os = None
+        self._device = None
+
+    @property
+    def browser(self):
+        if self._browser is None:
+            found = _extractors()[0](self.ua_string)
+            self._browser = (
+                _browser_of(found.family, found.major, found.minor, found.patch)
+                if found
+                else _NO_BROWSER
+            )
+        return self._browser
+
+    @property
+    def os(self):
+        if self._os is None:
+            found = _extractors()[1](self.ua_string)
+            self._os = (
+                _os_of(found.family, found.major, found.minor, found.patch, found.patch_minor)
+                if found
+                else _NO_OS
+            )
+        return self._os
+
+    @property
+    def device(self):
+        if self._device is None:
+            found = _extractors()[2](self.ua_string)
+            self._device = (
+                _device_of(found.family, found.brand, found.model) if found else _NO_DEVICE
+            )
+        return self._device
 
 
-def _device(found):
-    return _NO_DEVICE if found is None else parse_device(found.family, found.brand, found.model)
+class Platform:
+    """What a user agent shows: browser family and version, OS, device type.
+
+    Each read on first use (`read_platform`): a verdict that the browser family alone decides
+    (a bare shape no browser sends) never resolves the OS or the device.
+    """
+
+    __slots__ = ("_agent", "_hidden", "_os", "_device")
+
+    def __init__(self, agent: FastUserAgent) -> None:
+        self._agent = agent
+        ua = agent.ua_string
+        # CFNetwork without a desktop architecture: iOS or macOS, and the device unknown.
+        self._hidden = "CFNetwork/" in ua and not _DARWIN_DESKTOP.search(ua)
+        self._os: str | None = None
+        self._device: str | None = None
+
+    @property
+    def browser(self) -> str:
+        return self._agent.browser.family
+
+    @property
+    def browser_version(self) -> str | None:
+        return self._agent.browser.version_string or None
+
+    @property
+    def os(self) -> str:
+        if self._os is None:
+            self._os = "unknown" if self._hidden else os_name(self._agent.os.family)
+        return self._os
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = "unknown" if self._hidden else device_type(self._agent)
+        return self._device
+
+    def __repr__(self) -> str:
+        return (
+            f"Platform(browser={self.browser!r}, browser_version={self.browser_version!r}, "
+            f"os={self.os!r}, device={self.device!r})"
+        )
 
 
-def parse(user_agent: str, domains: Domain = Domain.OS) -> FastUserAgent:
+def parse(user_agent: str) -> FastUserAgent:
     """Return user-agents' reading of a user agent (as `user_agents.parse` does), fast."""
-    return FastUserAgent(user_agent, domains)
+    return FastUserAgent(user_agent)
 
 
 def os_name(family: str) -> str:
@@ -178,10 +229,4 @@ def read_device(ua: str) -> tuple[str, str]:
 
 def read_platform(ua: str) -> Platform:
     """Return the browser, OS and device type of a user agent, as user-agents reads them."""
-    domains = _BROWSER_AND_OS if _DESKTOP_HINT.search(ua) else Domain.ALL
-    agent = parse(ua, domains)
-    browser = agent.browser
-    version = browser.version_string or None
-    if "CFNetwork/" in ua and not _DARWIN_DESKTOP.search(ua):
-        return Platform(browser.family, version, "unknown", "unknown")
-    return Platform(browser.family, version, os_name(agent.os.family), device_type(agent))
+    return Platform(parse(ua))

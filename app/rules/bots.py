@@ -66,6 +66,7 @@ BOT_PRODUCTS = words(
     qualys nessus openvas acunetix burp zap owasp
     httrack pingdomtms daumoa appinsights newsboat newsbeuter applecoremedia
     lavf zapier ifttt microsoft-flow azure-logic-apps n8n
+    jsdom happydom
     """
 )
 # Crawlers' own names, which count even inside the platform comment.
@@ -74,7 +75,9 @@ NAMED_CRAWLERS = frozenset(
     for token in BOT_PRODUCTS
     if any(part in token for part in ("bot", "google", "spider", "crawl", "preview", "slurp"))
 )
-_TOKENS = re.compile(r"[a-z][a-z0-9]*(?:[-_.!][a-z][a-z0-9]*)*")
+# Possessive (`*+`): nothing after a run could take its characters back, so the tokens are
+# those of the plain greedy pattern, found without the engine's backtracking bookkeeping.
+_TOKENS = re.compile(r"[a-z][a-z0-9]*+(?:[-_.!][a-z][a-z0-9]*+)*+")
 
 
 def _one_pattern(*texts: str, flags: int = 0) -> re.Pattern[str]:

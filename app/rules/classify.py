@@ -37,7 +37,13 @@ DATACENTER_ASNS = re.compile(
 )
 
 
-@dataclass(frozen=True)
+# Fetch and Verdict are frozen dataclasses with their own __init__: the generated one of a
+# frozen dataclass sets each field through object.__setattr__, which made building the two a
+# tenth of an unseen user agent's line; filling the instance's __dict__ directly is three times
+# quicker, and everything else (frozen, eq, hash, repr, fields, replace, orjson) is the same.
+
+
+@dataclass(frozen=True, init=False)
 class Fetch:
     """The facts of one pixel request that the classifier reads."""
 
@@ -50,6 +56,23 @@ class Fetch:
     # Set by the caller when one network fetched many messages' pixels within seconds.
     burst: bool = False
 
+    def __init__(
+        self,
+        user_agent: str = "",
+        ip: str | None = None,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        seconds_since_send: float | None = None,
+        burst: bool = False,
+    ) -> None:
+        values = self.__dict__
+        values["user_agent"] = user_agent
+        values["ip"] = ip
+        values["method"] = method
+        values["headers"] = {} if headers is None else headers
+        values["seconds_since_send"] = seconds_since_send
+        values["burst"] = burst
+
 
 def fetch_headers(x_requested_with: str | None, purpose: str | None) -> dict[str, str]:
     """Return the selected request headers the classifier reads."""
@@ -61,7 +84,7 @@ def fetch_headers(x_requested_with: str | None, purpose: str | None) -> dict[str
     return headers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Verdict:
     """Who fetched a pixel, whether a person or a machine did, and why we think so."""
 
@@ -74,6 +97,29 @@ class Verdict:
     reason: str
     country: str | None = None
     asn: str | None = None
+
+    def __init__(
+        self,
+        client: str,
+        client_version: str | None,
+        os: str,
+        device: str,
+        verdict: str,
+        source: str,
+        reason: str,
+        country: str | None = None,
+        asn: str | None = None,
+    ) -> None:
+        values = self.__dict__
+        values["client"] = client
+        values["client_version"] = client_version
+        values["os"] = os
+        values["device"] = device
+        values["verdict"] = verdict
+        values["source"] = source
+        values["reason"] = reason
+        values["country"] = country
+        values["asn"] = asn
 
     def as_dict(self) -> dict:
         """Return the verdict as a plain dict of its fields."""
@@ -107,7 +153,7 @@ def _judge(
     purpose = _header(fetch, "sec-purpose") or _header(fetch, "purpose")
     if method == "HEAD":
         return "machine", "prefetch", "A HEAD request checks the image without showing it"
-    if PREFETCH_PURPOSE.search(purpose):
+    if purpose and PREFETCH_PURPOSE.search(purpose):
         return "machine", "prefetch", f"The request announced itself as a {purpose.strip()}"
     kind = client.kind
     if kind == "gmail_prefetch":

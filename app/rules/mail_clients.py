@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote
 
-from ua_parser import Domain
-
 from app.rules.agents import parse, read_device, read_platform
-from app.rules.bots import bot_evidence, tokens, weak_bot_shape, words
+from app.rules.bots import BOT_PRODUCTS, bot_evidence, tokens, weak_bot_shape, words
 
 GMAIL_PREFETCH_SUFFIX = "Edge/12.246 Mozilla/5.0"
 APPLE_MPP_USER_AGENT = "Mozilla/5.0"
@@ -246,8 +244,10 @@ NOT_APP_TOKENS = words(
     OmniWeb iCab Shiira Fluid Roccat Cheshire Rockmelt Beaker Min Colibri Surf uzbl
     """
 )
+# `Gecko(?<!\wGecko)` is `\bGecko` with the literal first, so that the engine looks for "Gecko"
+# at once instead of trying the pattern at every position (four times faster, same matches).
 _GECKO_APP = re.compile(
-    r"\bGecko(?:/[\d.]+)?\)?\s+(?:Firefox/[\w.]+\s+)?([A-Za-z][\w.-]*)(?:/(\d[\w.]*))?"
+    r"Gecko(?<!\wGecko)(?:/[\d.]+)?\)?\s+(?:Firefox/[\w.]+\s+)?([A-Za-z][\w.-]*)(?:/(\d[\w.]*))?"
 )
 _MAC_WEBKIT_APP = re.compile(
     r"^Mozilla/5\.0 \(Macintosh;[^)]*\) AppleWebKit/[\d.+]+ \(KHTML, like Gecko\) "
@@ -262,6 +262,7 @@ RULES_BY_TOKEN: dict[str, tuple[int, ...]] = {}
 for _index, (_gates, *_rest) in enumerate(CLIENT_RULES):
     for _gate in _gates:
         RULES_BY_TOKEN[_gate] = (*RULES_BY_TOKEN.get(_gate, ()), _index)
+_GATES = frozenset(RULES_BY_TOKEN)
 _PRODUCTS = re.compile(r"(?:^|\s)([A-Za-z][\w.-]*)/(\d[\w.]*)")
 _CFNETWORK_APP = re.compile(r"^([^/\s]+)/(\d[\w.]*) CFNetwork/")
 _PLATFORM_APP = re.compile(
@@ -324,7 +325,7 @@ BROWSERS = {
 WEBVIEWS = frozenset({"Chrome Mobile WebView", "Mobile Safari UI/WKWebView"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Client:
     """What one user agent string says about the software that sent it."""
 
@@ -338,16 +339,42 @@ class Client:
     # For a bot: the shape or token that showed it.
     evidence: str | None = None
 
+    def __init__(
+        self,
+        name: str = "unknown",
+        version: str | None = None,
+        os: str = "unknown",
+        device: str = "unknown",
+        kind: str = "unknown",
+        evidence: str | None = None,
+    ) -> None:
+        # Speed only: a frozen dataclass's own __init__ sets each field through
+        # object.__setattr__, three times slower than filling __dict__ (still frozen).
+        values = self.__dict__
+        values["name"] = name
+        values["version"] = version
+        values["os"] = os
+        values["device"] = device
+        values["kind"] = kind
+        values["evidence"] = evidence
+
 
 def _app_name(token: str) -> str:
     return unquote(token).replace("_", " ").strip()
+
+
+def _may_be_app(token: str) -> bool:
+    """Return whether a token in an app's place may name a mail app: not a browser's own, and
+    not a known tool's or library's (jsdom puts `jsdom/<version>` where a Gecko app's name goes,
+    as its README documents; headless browsers do the same)."""
+    return token not in NOT_APP_TOKENS and token.lower() not in BOT_PRODUCTS
 
 
 def _app_token(ua: str) -> tuple[str, str | None] | None:
     """Return (name, version) of a mail app's own token in a shared shape, or None."""
     if "Electron/" in ua:
         for name, version in _PRODUCTS.findall(ua):
-            if name not in NOT_APP_TOKENS:
+            if _may_be_app(name):
                 return _app_name(name), version
         return None
     if "CFNetwork/" in ua:
@@ -361,11 +388,11 @@ def _app_token(ua: str) -> tuple[str, str | None] | None:
     else:
         shape = None
     found = shape.match(ua) if shape is not None else None
-    if found and found.group(1) not in NOT_APP_TOKENS:
+    if found and _may_be_app(found.group(1)):
         return _app_name(found.group(1)), found.group(2)
     if "Gecko" in ua and "Firefox/" not in ua.split("Gecko", 1)[0]:
         found = _GECKO_APP.search(ua)
-        if found and found.group(1) not in NOT_APP_TOKENS:
+        if found and _may_be_app(found.group(1)):
             return _app_name(found.group(1)), found.group(2)
     return None
 
@@ -384,7 +411,7 @@ def _names_browser(ua: str, family: str) -> bool:
     squashed, named = _SQUASH.sub("", lead).lower(), _SQUASH.sub("", family).lower()
     if lead not in NOT_APP_TOKENS and (squashed.startswith(named) or named.startswith(squashed)):
         return False
-    return parse(ua, Domain.DEVICE).device.family != "Spider"
+    return parse(ua).device.family != "Spider"
 
 
 def identify(user_agent: str) -> Client:
@@ -417,7 +444,12 @@ def _read(user_agent: str) -> Client:
         if token in lower:
             return Client(name, kind="scanner")
     words = tokens(lower)
-    candidates = sorted({i for word in words for i in RULES_BY_TOKEN.get(word, ())})
+    # Most user agents name no mail product: one C-level pass over the words tells.
+    candidates = (
+        ()
+        if _GATES.isdisjoint(words)
+        else sorted({i for word in words for i in RULES_BY_TOKEN.get(word, ())})
+    )
     for index in candidates:
         _, pattern, name, rule_os, rule_device = CLIENT_RULES[index]
         found = pattern.search(ua)

@@ -79,3 +79,13 @@ def test_read_device(ua, expected):
     assert read_device(ua) == expected
     platform = read_platform(ua)
     assert (platform.os, platform.device) == expected
+
+
+def test_each_domain_is_resolved_on_first_use():
+    # A bare library shape is judged by its browser family alone: no OS, no device.
+    platform = read_platform("python-requests/2.31.0")
+    assert platform.browser == "Python Requests"
+    agent = platform._agent
+    assert agent._os is None and agent._device is None
+    assert (platform.os, platform.device) == ("unknown", "unknown")
+    assert agent._os is not None and agent._device is not None

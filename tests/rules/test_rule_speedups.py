@@ -1,0 +1,59 @@
+"""The patterns rewritten for speed match exactly as their plain forms do.
+
+Each rewrite (app/rules/bots.py, mail_clients.py) changes how the engine searches, never what
+it finds: the plain form is rebuilt here from the pattern in use, so that a rule edited later
+is still checked against its own plain form.
+"""
+
+import csv
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from app.rules import bots, mail_clients
+
+DATA = Path(__file__).parent.parent / "data"
+with (DATA / "user_agents.tsv").open(encoding="utf-8", newline="") as table:
+    AGENTS = [
+        row["user_agent"] for row in csv.DictReader(table, delimiter="\t", quoting=csv.QUOTE_NONE)
+    ]
+
+
+def _fuzz(alphabet: str, count: int = 30_000, seed: int = 9) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choices(alphabet, k=rng.randrange(1, 40))) for _ in range(count)]
+
+
+def _matches(pattern: re.Pattern[str], texts: list[str]) -> list:
+    return [(m.span(), m.groups()) if (m := pattern.search(t)) else None for t in texts]
+
+
+def _findall(pattern: re.Pattern[str], texts: list[str]) -> list:
+    return [pattern.findall(t) for t in texts]
+
+
+LOWER = [ua.lower() for ua in AGENTS]
+
+
+@pytest.mark.parametrize(
+    ("fast", "plain", "texts"),
+    [
+        (
+            mail_clients._GECKO_APP,
+            mail_clients._GECKO_APP.pattern.replace(r"Gecko(?<!\wGecko)", r"\bGecko"),
+            AGENTS + _fuzz("Gecko/1.2) Firefox/xy_ab ", seed=2),
+        ),
+    ],
+)
+def test_searches_find_what_the_plain_pattern_finds(fast, plain, texts):
+    assert fast.pattern != plain
+    assert _matches(fast, texts) == _matches(re.compile(plain, fast.flags), texts)
+
+
+def test_possessive_tokens_are_the_greedy_ones():
+    plain = re.compile(bots._TOKENS.pattern.replace("*+", "*"))
+    texts = LOWER + _fuzz("ab9-_.! /x", seed=3)
+    assert bots._TOKENS.pattern != plain.pattern
+    assert _findall(bots._TOKENS, texts) == _findall(plain, texts)
