@@ -70,9 +70,7 @@ class DeliveryEvents:
                     new.append((event, message["id"]))
             result["changed"] = self._apply(new)
             # A bounce, complaint or unsubscription takes messages out of what reached them.
-            EngagementCounters(self.db).refresh(
-                [found[id(event)]["recipient"] for event, _ in new]
-            )
+            EngagementCounters(self.db).refresh([found[id(event)]["recipient"] for event, _ in new])
             if suppress:
                 by_reason: dict[str, list[str]] = {}
                 for event, _ in new:

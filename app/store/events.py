@@ -104,9 +104,7 @@ class OpenEvents:
             tally = counters.tally(new, messages)
             self._insert(new, messages)
             self._apply(tally, messages)
-            self.engagement.count_opens(
-                before, {key: messages[key] for key in before}, new
-            )
+            self.engagement.count_opens(before, {key: messages[key] for key in before}, new)
             stored = zip(new, tally.first_human, strict=True)
             self.webhooks.enqueue_opens(
                 [(event, messages[event["message_id"]], first) for event, first in stored]

@@ -124,9 +124,7 @@ def clicked(client, message):
     client.get(path, headers={"User-Agent": FIREFOX}, environ_base=address(message))
 
 
-def test_counters_follow_every_change_and_answer_as_the_messages_do(
-    client, auth, store, flush
-):
+def test_counters_follow_every_change_and_answer_as_the_messages_do(client, auth, store, flush):
     sent = {}
     for age, (cid, people) in zip((9, 7, 5, 3, 1), SENDS.items(), strict=True):
         created = client.post(
@@ -190,4 +188,3 @@ def test_counters_follow_every_change_and_answer_as_the_messages_do(
     # The erased address is gone from the counters; the placeholders count as untracked.
     assert store.engagement_row("p2@x.org") is None
     assert engagement.engagement_of(store, "p2@x.org", time.time()) is None
-
