@@ -145,7 +145,7 @@ class Clicks:
         """
         if not clicks:
             return 0
-        stored, clicked = 0, set()
+        stored, clicked = 0, {}
         with self.db.write() as conn:
             messages = self._tracked_messages({click["message_id"] for click in clicks})
             links = self._link_campaigns({click["link_id"] for click in clicks})
@@ -162,9 +162,10 @@ class Clicks:
                 )
                 stored += cursor.rowcount == 1
                 if cursor.rowcount == 1 and click.get("verdict") == "human":
-                    clicked.add(message["recipient"])
+                    recipient = message["recipient"]
+                    clicked[recipient] = max(click["at"], clicked.get(recipient, click["at"]))
             # A person's click, judged for now, is their last human click already.
-            self.engagement.refresh(sorted(clicked))
+            self.engagement.count_click_times(clicked)
         return stored
 
     def _link_campaigns(self, link_ids: set[int]) -> dict[int, str]:
@@ -240,9 +241,12 @@ class Clicks:
                     opened.add(click["message_id"])
                     implied.append(open_event)
                 settled.append({**click, **dict(message)})
+            # Settling moves clicks, and may make a seen open one a click implied: the rows
+            # are recounted, locked (in key order) before the implied opens add to them.
+            recipients = sorted({click["recipient"] for click in settled})
+            self.engagement.lock_rows(recipients)
             self.opens.record_opens(implied)
-            # Settling moves clicks, and may make a seen open one a click implied.
-            self.engagement.refresh(sorted({click["recipient"] for click in settled}))
+            self.engagement.refresh(recipients)
             self.webhooks.enqueue_clicks(settled)
         return len(rows)
 

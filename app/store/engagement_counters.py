@@ -157,7 +157,7 @@ class EngagementCounters:
         campaigns = {m["campaign_id"] for m in after.values()}
         keys = self._campaign_keys(campaigns)
         recipients = sorted({m["recipient"] for m in after.values()})
-        rows = self._lock_rows(recipients)
+        rows = self.lock_rows(recipients)
         recount: set[str] = set()
         for message_id in sorted(after):
             message = after[message_id]
@@ -183,7 +183,7 @@ class EngagementCounters:
         """Recount these recipients' rows from their messages, opens and clicks."""
         for chunk in chunks(sorted(set(recipients))):
             # Locked first: a writer adding to a row waits, then adds to the recount.
-            self._lock_rows(chunk)
+            self.lock_rows(chunk)
             places = marks(chunk)
             self.db.execute(f"DELETE FROM engagement WHERE recipient IN ({places})", chunk)
             self.db.execute(REFRESH.format(places=places), chunk * 3)
@@ -213,7 +213,15 @@ class EngagementCounters:
         ).fetchone()
         return dict(row) if row else None
 
-    def _lock_rows(self, recipients: list[str]) -> dict[str, dict]:
+    def count_click_times(self, last_clicks: dict[str, str]) -> None:
+        """Move recipients' last human click to these times (by recipient), if later."""
+        self.db.executemany(
+            "UPDATE engagement SET last_human_click_at = ? WHERE recipient = ? "
+            "AND (last_human_click_at IS NULL OR last_human_click_at < ?)",
+            [(at, recipient, at) for recipient, at in sorted(last_clicks.items())],
+        )
+
+    def lock_rows(self, recipients: list[str]) -> dict[str, dict]:
         """Return these recipients' rows, locked until the transaction ends, in key order."""
         rows = {}
         for chunk in chunks(sorted(recipients)):
