@@ -97,7 +97,8 @@ def build(store: Store, recipients: int, campaigns: int) -> list[str]:
     if postgres:
         found = store.db.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'messages' "
-            "AND indexname <> 'messages_pkey' AND schemaname = current_schema()"
+            "AND schemaname = current_schema() "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
         )
     else:
         found = store.db.execute(

@@ -522,8 +522,9 @@ def campaign_open_signals(db: Database) -> None:
 def recipient_engagement(db: Database) -> None:
     """Keep each recipient's engagement as counters (store.engagement_counters), filled from
     the messages, opens and clicks already stored."""
-    from app.store.engagement_counters import REBUILD, engagement_table
+    from app.store.engagement_counters import MPP_ONLY_INDEX, REBUILD, engagement_table
 
     # Without rowid: the rows sit in recipient order, the order segments stream them in.
     db.execute(engagement_table("INTEGER") + " WITHOUT ROWID")
+    db.execute(MPP_ONLY_INDEX)
     db.execute(REBUILD)
