@@ -88,11 +88,9 @@ class SendTimes(Answer):
 def recipient_engagement(recipient: str):
     """Show a recipient's engagement across campaigns and their tier."""
     recipient = fields.recipient(recipient, "recipient")
-    messages = store().recipient_messages(recipient)
-    if not messages:
+    numbers = engagement.engagement_of(store(), recipient, time.time())
+    if numbers is None:
         raise ApiError(404, "not_found", f"No message was sent to '{recipient}'.")
-    activity = store().last_human_activity([m["id"] for m in messages])
-    numbers = engagement.recipient_engagement(messages, activity, time.time())
     return jsonify({"recipient": recipient, **numbers})
 
 

@@ -28,11 +28,9 @@ def _recipient(address: str) -> str:
 def engagement_command(recipient: str) -> None:
     """Print RECIPIENT's engagement across campaigns and tier, as JSON."""
     recipient = _recipient(recipient)
-    messages = store().recipient_messages(recipient)
-    if not messages:
+    numbers = engagement.engagement_of(store(), recipient, time.time())
+    if numbers is None:
         raise click.ClickException(f"no message was sent to '{recipient}'")
-    activity = store().last_human_activity([m["id"] for m in messages])
-    numbers = engagement.recipient_engagement(messages, activity, time.time())
     click.echo(json.dumps({"recipient": recipient, **numbers}, indent=2))
 
 

@@ -27,7 +27,11 @@ def engaged(message: dict) -> bool:
 
 
 def recipient_engagement(messages: list[dict], activity: dict, now: float) -> dict:
-    """Return a recipient's engagement from their messages (oldest first) and last activity."""
+    """Return a recipient's engagement from their messages (oldest first) and last activity.
+
+    The definition the counters follow (``counted_engagement`` reads them); tests check both
+    agree.
+    """
     tracked = [m for m in messages if m["tracked"]]
     reachable = [m for m in tracked if m["delivery_status"] not in UNREACHABLE]
     human_opens = sum(m["human_opens"] for m in tracked)
@@ -38,7 +42,8 @@ def recipient_engagement(messages: list[dict], activity: dict, now: float) -> di
         filter(None, [activity["last_human_open_at"], activity["last_human_click_at"]]),
         default=None,
     )
-    tier, reason = engagement_tier(reachable, last, mpp_only, now)
+    recent = reachable[-ACTIVE_RECENT_MESSAGES:]
+    tier, reason = engagement_tier(len(reachable), recent, last, mpp_only, now)
     return {
         "campaigns_received": len({m["campaign_id"] for m in messages}),
         "campaigns_delivered": len(
@@ -57,12 +62,49 @@ def recipient_engagement(messages: list[dict], activity: dict, now: float) -> di
     }
 
 
-def engagement_tier(reachable: list[dict], last: str | None, mpp_only: bool, now: float):
-    """Return (tier, reason) for a recipient's reachable tracked messages and last activity."""
+def counted_engagement(row: dict, recent: list[dict], now: float) -> dict:
+    """Return a recipient's engagement from their counters (store.engagement_counters) and
+    their last ACTIVE_RECENT_MESSAGES tracked messages that reached them, oldest first: the
+    same as ``recipient_engagement`` gives from all their messages."""
+    mpp_only = row["mpp_messages"] > 0 and row["seen_messages"] == 0
+    last = max(filter(None, [row["last_human_open_at"], row["last_human_click_at"]]), default=None)
+    tier, reason = engagement_tier(row["tier_messages"], recent, last, mpp_only, now)
+    numbers = {
+        name: int(row[name])
+        for name in (
+            "received",
+            "delivered",
+            "tracked",
+            "bounced",
+            "complained",
+            "human_opens",
+            "human_clicks",
+        )
+    }
+    return {
+        "campaigns_received": numbers["received"],
+        "campaigns_delivered": numbers["delivered"],
+        "campaigns_tracked": numbers["tracked"],
+        "bounced": numbers["bounced"],
+        "complained": numbers["complained"],
+        "human_opens": numbers["human_opens"],
+        "human_clicks": numbers["human_clicks"],
+        "last_human_open_at": row["last_human_open_at"],
+        "last_human_click_at": row["last_human_click_at"],
+        "mpp_only": mpp_only,
+        "tier": tier,
+        "tier_reason": reason,
+    }
+
+
+def engagement_tier(
+    reachable: int, recent: list[dict], last: str | None, mpp_only: bool, now: float
+):
+    """Return (tier, reason) from how many tracked messages reached a recipient, the last
+    ACTIVE_RECENT_MESSAGES of them (oldest first) and their last human open or click."""
     if not reachable:
         return "unknown", "no tracked message that reached them"
     days = (now - from_iso(last)) / 86400 if last else None
-    recent = reachable[-ACTIVE_RECENT_MESSAGES:]
     if days is not None and days <= ACTIVE_DAYS:
         return "active", f"a human open or click {int(days)} days ago"
     if any(engaged(m) for m in recent):
@@ -71,10 +113,10 @@ def engagement_tier(reachable: list[dict], last: str | None, mpp_only: bool, now
         return "lapsing", f"last human open or click {int(days)} days ago"
     if last is None and mpp_only:
         return "unknown", "every open came through Apple's proxy and they never clicked"
-    if last is None and len(reachable) < MIN_MESSAGES:
+    if last is None and reachable < MIN_MESSAGES:
         return "unknown", f"fewer than {MIN_MESSAGES} tracked messages and no human activity"
     if last is None:
-        return "inactive", f"no human open or click in {len(reachable)} tracked messages"
+        return "inactive", f"no human open or click in {reachable} tracked messages"
     return "inactive", f"last human open or click {int(days)} days ago"
 
 
@@ -89,10 +131,10 @@ def inactive_segment(
     ``campaigns`` picks the messages of the N campaigns most recently sent, ``days`` those
     injected in the last D days (both: both rules); with neither, every campaign.
     """
-    campaign_ids = store.latest_campaign_ids(campaigns) if campaigns else None
+    latest = store.latest_campaign_ids(campaigns) if campaigns else None
+    campaign_ids = latest
     since = to_iso(now - days * 86400) if days is not None else None
     if since is not None:
-        # Only campaigns that sent since then: the query never walks the whole history.
         recent = store.campaigns_sent_since(since)
         campaign_ids = recent if campaign_ids is None else [c for c in campaign_ids if c in recent]
     head = {
@@ -101,4 +143,12 @@ def inactive_segment(
         "since": since,
         "columns": list(SEGMENT_COLUMNS),
     }
-    return head, store.iter_inactive(campaign_ids, since, mpp_only)
+    return head, store.iter_inactive(latest, since, mpp_only)
+
+
+def engagement_of(store: "Store", recipient: str, now: float) -> dict | None:
+    """Return a recipient's engagement read from the counters, or None when nobody sent to them."""
+    row = store.engagement_row(recipient)
+    if row is None or not row["received"]:
+        return None
+    return counted_engagement(row, store.recent_messages(recipient, ACTIVE_RECENT_MESSAGES), now)

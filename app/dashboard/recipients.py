@@ -28,10 +28,8 @@ def recipients():
             address = fields.recipient(address, "address")
         except FieldError as error:
             abort(400, str(error))
-        messages = store().recipient_messages(address)
-        if messages:
-            activity = store().last_human_activity([m["id"] for m in messages])
-            found = engagement.recipient_engagement(messages, activity, time.time())
+        found = engagement.engagement_of(store(), address, time.time())
+        if found:
             observed = store().human_observations([address])[address]
             crowd = send_times.population(store().population_hours())
             day = send_times.parse_day(None)

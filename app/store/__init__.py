@@ -19,6 +19,7 @@ from app.store.conversions import Conversions
 from app.store.database import open_database
 from app.store.delivery import DeliveryEvents
 from app.store.engagement import Engagement
+from app.store.engagement_counters import EngagementCounters
 from app.store.errors import CampaignExists, EmailTaken, FollowUpExists, NameTaken, StoreError
 from app.store.events import OpenEvents
 from app.store.followups import FollowUps
@@ -86,6 +87,7 @@ class Store:
         self.automations = Automations(self.db)
         self.delivery = DeliveryEvents(self.db, self.privacy)
         self.engagement = Engagement(self.db)
+        self.engagement_counters = EngagementCounters(self.db)
         self.conversions = Conversions(self.db)
 
     def migrate(self) -> None:
@@ -262,5 +264,9 @@ class Store:
     latest_campaign_ids = _on("engagement", Engagement.latest_campaign_ids)
     campaigns_sent_since = _on("engagement", Engagement.campaigns_sent_since)
     iter_inactive = _on("engagement", Engagement.iter_inactive)
+    recent_messages = _on("engagement", Engagement.recent_messages)
+    engagement_row = _on("engagement_counters", EngagementCounters.engagement_row)
+    rebuild_engagement = _on("engagement_counters", EngagementCounters.rebuild)
+    refresh_campaign_engagement = _on("engagement_counters", EngagementCounters.refresh_campaign)
     human_observations = _on("engagement", Engagement.human_observations)
     population_hours = _on("engagement", Engagement.population_hours)

@@ -3,6 +3,7 @@
 from app.core.times import now_iso
 from app.store.conversions import Conversions
 from app.store.database import Database
+from app.store.engagement_counters import EngagementCounters
 from app.store.errors import CampaignExists, Conflict
 
 # lower() on both sides: LIKE ignores case on SQLite, not on PostgreSQL.
@@ -172,9 +173,12 @@ class Campaigns:
             }
             conn.execute(f"DELETE FROM burst_fetches WHERE {of_messages}", [campaign_id])
             conn.execute("DELETE FROM delivery_events WHERE campaign_id = ?", [campaign_id])
+            engagement = EngagementCounters(self.db)
+            recipients = engagement.campaign_recipients(campaign_id)
             counts["messages"] = conn.execute(
                 "DELETE FROM messages WHERE campaign_id = ?", [campaign_id]
             ).rowcount
+            engagement.refresh(recipients)
             counters = ("campaign_hours", "campaign_breakdowns", "campaign_first_opens")
             for table in ("links", *counters, "conversions"):
                 conn.execute(f"DELETE FROM {table} WHERE campaign_id = ?", [campaign_id])

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from app.core.times import from_iso, now_iso, to_iso
 from app.store.database import Database, batches_by_id, chunks, marks
+from app.store.engagement_counters import EngagementCounters
 from app.store.events import EVENT_FIELDS, INSERT_EVENT, OpenEvents
 from app.store.privacy import Privacy
 from app.store.webhooks import Webhooks
@@ -85,6 +86,7 @@ class Clicks:
         self.privacy = privacy
         self.opens = opens
         self.webhooks = webhooks
+        self.engagement = EngagementCounters(db)
 
     def register_links(self, campaign_id: str, urls: list[str]) -> dict[str, int]:
         """Store a campaign's link URLs (once each) and return the id of each."""
@@ -143,7 +145,7 @@ class Clicks:
         """
         if not clicks:
             return 0
-        stored = 0
+        stored, clicked = 0, {}
         with self.db.write() as conn:
             messages = self._tracked_messages({click["message_id"] for click in clicks})
             links = self._link_campaigns({click["link_id"] for click in clicks})
@@ -159,6 +161,11 @@ class Clicks:
                     values,
                 )
                 stored += cursor.rowcount == 1
+                if cursor.rowcount == 1 and click.get("verdict") == "human":
+                    recipient = message["recipient"]
+                    clicked[recipient] = max(click["at"], clicked.get(recipient, click["at"]))
+            # A person's click, judged for now, is their last human click already.
+            self.engagement.count_click_times(clicked)
         return stored
 
     def _link_campaigns(self, link_ids: set[int]) -> dict[int, str]:
@@ -234,7 +241,12 @@ class Clicks:
                     opened.add(click["message_id"])
                     implied.append(open_event)
                 settled.append({**click, **dict(message)})
+            # Settling moves clicks, and may make a seen open one a click implied: the rows
+            # are recounted, locked (in key order) before the implied opens add to them.
+            recipients = sorted({click["recipient"] for click in settled})
+            self.engagement.lock_rows(recipients)
             self.opens.record_opens(implied)
+            self.engagement.refresh(recipients)
             self.webhooks.enqueue_clicks(settled)
         return len(rows)
 

@@ -11,6 +11,7 @@ import json
 from app.core.delivery import COUNTERS, DeliveryEvent, next_status, suppression_reason
 from app.core.times import now_iso
 from app.store.database import Database, chunks, marks
+from app.store.engagement_counters import EngagementCounters
 from app.store.privacy import Privacy
 
 INSERT_EVENT = (
@@ -68,6 +69,8 @@ class DeliveryEvents:
                 if message:
                     new.append((event, message["id"]))
             result["changed"] = self._apply(new)
+            # A bounce, complaint or unsubscription takes messages out of what reached them.
+            EngagementCounters(self.db).refresh([found[id(event)]["recipient"] for event, _ in new])
             if suppress:
                 by_reason: dict[str, list[str]] = {}
                 for event, _ in new:

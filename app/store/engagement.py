@@ -4,6 +4,7 @@ the human opens and clicks that send times are learned from."""
 from collections.abc import Iterator
 
 from app.store.database import Database, chunks, marks
+from app.store.engagement_counters import CAMPAIGN_KEY
 from app.store.messages import REACHABLE
 
 # A message a person opened or clicked through (a click implies an open, so state says both).
@@ -46,11 +47,23 @@ class Engagement:
             last_click = max(filter(None, [last_click, clicked]), default=None)
         return {"last_human_open_at": last_open, "last_human_click_at": last_click}
 
+    def recent_messages(self, recipient: str, count: int) -> list[dict]:
+        """Return a recipient's last ``count`` tracked messages that did not bounce and were not
+        complained of (the tiers' messages), oldest first."""
+        rows = self.db.execute(
+            "SELECT state, human_clicks FROM messages WHERE recipient = ? AND tracked "
+            "AND delivery_status NOT IN ('bounced', 'complained') "
+            "ORDER BY injected_at DESC, id DESC LIMIT ?",
+            [recipient, count],
+        )
+        return [dict(row) for row in rows][::-1]
+
     def latest_campaign_ids(self, count: int) -> list[str]:
         """Return the ids of the campaigns most recently sent, newest first."""
+        # Ties in time go by id, newest the greatest: the order of the counters' keys.
         rows = self.db.execute(
             "SELECT id FROM campaigns WHERE first_injected_at IS NOT NULL "
-            "ORDER BY first_injected_at DESC, id LIMIT ?",
+            "ORDER BY first_injected_at DESC, id DESC LIMIT ?",
             [count],
         )
         return [row[0] for row in rows]
@@ -63,7 +76,7 @@ class Engagement:
             "SELECT id FROM campaigns c WHERE first_injected_at IS NOT NULL AND EXISTS ("
             "SELECT 1 FROM messages m WHERE m.campaign_id = c.id "
             "AND m.state IN ('opened', 'unknown', 'not_opened', 'untracked') "
-            "AND m.injected_at >= ?) ORDER BY first_injected_at DESC, id",
+            "AND m.injected_at >= ?) ORDER BY first_injected_at DESC, id DESC",
             [since],
         )
         return [row[0] for row in rows]
@@ -74,45 +87,69 @@ class Engagement:
         """Yield recipients without a human open or click among the messages selected.
 
         The messages are the tracked, reachable (not bounced, complained of or unsubscribed)
-        ones of ``campaign_ids`` (all campaigns when None) injected at or after ``since`` (any
-        time when None). ``mpp_only`` yields instead those whose every open there came
-        through Apple's proxy: opens they may have made are hidden, clicks are what we know.
+        ones of ``campaign_ids`` (the latest campaigns, all when None) injected at or after
+        ``since`` (any time when None). ``mpp_only`` yields instead those whose every open
+        there came through Apple's proxy: opens they may have made are hidden, clicks are what
+        we know. Read from the engagement counters, in recipient order (one walk of them);
+        with both a campaign list and a time, the selected messages are grouped first.
         """
-        where = [f"tracked AND {REACHABLE}"]
-        params: list = []
-        if campaign_ids is not None:
-            if not campaign_ids:
-                return
-            where.append(f"campaign_id IN ({marks(campaign_ids)})")
-            params += campaign_ids
-        if since is not None:
-            where.append("injected_at >= ?")
-            params.append(since)
+        if campaign_ids is not None and not campaign_ids:
+            return
         if mpp_only:
-            having = f"sum(mpp_opens) > 0 AND count(*) FILTER (WHERE {SEEN_OPEN}) = 0"
+            # Every open through the proxy: the reached messages with an MPP fetch and none
+            # seen opened (lifetime columns: docs/delivery.md#inactive-segments).
+            columns = "reached, reached_at, reached_mpp_opens, reached_clicks"
+            found, missed = "mpp", "seen"
         else:
-            having = f"count(*) FILTER (WHERE {ENGAGED}) = 0"
-        # With campaigns picked, group an expression rather than the column: otherwise SQLite
-        # walks the recipient index over every campaign's messages to avoid one sort, and a
-        # segment of 5 campaigns would read all 50. Without, that walk is the fastest way.
-        key = "recipient || ''" if campaign_ids is not None else "recipient"
+            # The quiet run: the reached messages since their last engaged campaign, none of
+            # them clicked (a click makes a message engaged).
+            columns = "quiet, reached_at, quiet_mpp_opens, 0"
+            found, missed = "reached", "engaged"
+        where, params = [f"{found}_key IS NOT NULL"], []
+        if campaign_ids is not None and since is not None:
+            where.append(f"recipient IN ({self._grouped(campaign_ids, since, mpp_only)})")
+            params += [*campaign_ids, since]
+        elif campaign_ids is not None:
+            # The latest campaigns are those from the oldest of them on, in the send order.
+            floor = self.db.execute(
+                f"SELECT min({CAMPAIGN_KEY}) FROM campaigns c "
+                f"WHERE c.id IN ({marks(campaign_ids)})",
+                campaign_ids,
+            ).fetchone()[0]
+            where.append(f"{found}_key >= ? AND ({missed}_key IS NULL OR {missed}_key < ?)")
+            params += [floor, floor]
+        elif since is not None:
+            where.append(f"{found}_at >= ? AND ({missed}_at IS NULL OR {missed}_at < ?)")
+            params += [since, since]
+        else:
+            where.append(f"{missed}_key IS NULL")
         rows = self.db.stream(
-            f"SELECT {key} AS recipient, count(*) AS messages, "
-            "max(injected_at) AS last_sent_at, sum(mpp_opens) AS mpp_opens, "
-            "sum(human_clicks) AS human_clicks FROM messages "
-            f"WHERE {' AND '.join(where)} GROUP BY {key} HAVING {having} ORDER BY 1",
+            f"SELECT recipient, {columns} FROM engagement WHERE {' AND '.join(where)} "
+            "ORDER BY recipient",
             params,
             size=5000,
         )
         for row in rows:
-            # PostgreSQL sums BIGINTs as numeric: give plain integers on both engines.
             yield {
-                "recipient": row["recipient"],
-                "messages": int(row["messages"]),
-                "last_sent_at": row["last_sent_at"],
-                "mpp_opens": int(row["mpp_opens"]),
-                "human_clicks": int(row["human_clicks"]),
+                "recipient": row[0],
+                "messages": int(row[1]),
+                "last_sent_at": row[2],
+                "mpp_opens": int(row[3]),
+                "human_clicks": int(row[4]),
             }
+
+    def _grouped(self, campaign_ids: list[str], since: str, mpp_only: bool) -> str:
+        """Return the query of the recipients in a segment of campaigns and a time, from the
+        selected messages themselves (the counters know each rule alone, not both at once)."""
+        if mpp_only:
+            having = f"sum(mpp_opens) > 0 AND count(*) FILTER (WHERE {SEEN_OPEN}) = 0"
+        else:
+            having = f"count(*) FILTER (WHERE {ENGAGED}) = 0"
+        return (
+            f"SELECT recipient FROM messages WHERE tracked AND {REACHABLE} "
+            f"AND campaign_id IN ({marks(campaign_ids)}) AND injected_at >= ? "
+            f"GROUP BY recipient HAVING {having}"
+        )
 
     def human_observations(self, recipients: list[str]) -> dict[str, list[tuple[str, str, str]]]:
         """Return each recipient's human opens and clicks as (time, verdict, source), oldest first.

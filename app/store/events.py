@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from app.core import counters
 from app.store.database import Database, batches_by_id, chunks, marks
+from app.store.engagement_counters import EngagementCounters
 from app.store.messages import MESSAGE_COLUMNS
 from app.store.privacy import Privacy
 from app.store.webhooks import Webhooks
@@ -85,6 +86,7 @@ class OpenEvents:
         self.db = db
         self.privacy = privacy
         self.webhooks = webhooks
+        self.engagement = EngagementCounters(db)
 
     def record_opens(self, events: list[dict]) -> int:
         """Store open events and update message states and campaign counters in one go.
@@ -99,9 +101,11 @@ class OpenEvents:
         with self.db.write():
             messages = self._tracked_messages({event["message_id"] for event in events})
             new = self._new_events(events, messages)
+            before = {key: dict(messages[key]) for key in {e["message_id"] for e in new}}
             tally = counters.tally(new, messages)
             self._insert(new, messages)
             self._apply(tally, messages)
+            self.engagement.count_opens(before, {key: messages[key] for key in before}, new)
             stored = zip(new, tally.first_human, strict=True)
             self.webhooks.enqueue_opens(
                 [(event, messages[event["message_id"]], first) for event, first in stored]

@@ -80,6 +80,10 @@ class Messages:
                 "WHERE id = ?",
                 [len(added), sum(not m["tracked"] for m in added), now, now, campaign_id],
             )
+            # Imported here: the counters' SQL is built from this module's reachable().
+            from app.store.engagement_counters import EngagementCounters
+
+            EngagementCounters(self.db).count_injected(campaign_id, added)
         return [found[recipient] for recipient, _, _ in recipients]
 
     def _by_recipient(self, campaign_id: str, recipients: list[str]) -> dict[str, dict]:

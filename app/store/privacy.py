@@ -9,6 +9,7 @@ from urllib.parse import quote
 from app.core.times import now_iso
 from app.store.conversions import Conversions
 from app.store.database import Database, chunks, marks
+from app.store.engagement_counters import EngagementCounters
 
 RAW_DETAILS = "ip = NULL, user_agent = NULL, x_requested_with = NULL, sec_purpose = NULL"
 CLICK_RAW_DETAILS = "ip = NULL, user_agent = NULL"
@@ -184,6 +185,7 @@ class Privacy:
                     [recipient_hash(recipient)],
                 ).rowcount,
             }
+            self._erase_engagement(recipient, ids)
             conn.execute(
                 "INSERT INTO erasures (at, actor, messages, events, suppressions) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -192,6 +194,17 @@ class Privacy:
         # Old versions of the erased pages may still sit in the write-ahead log.
         self.db.compact()
         return counts
+
+    def _erase_engagement(self, recipient: str, ids: list[str]) -> None:
+        """Recount the address (no message is left to it: its row goes) and the placeholders
+        now holding its messages."""
+        placeholders = []
+        for chunk in chunks(ids):
+            rows = self.db.execute(
+                f"SELECT recipient FROM messages WHERE id IN ({marks(chunk)})", chunk
+            )
+            placeholders += [row[0] for row in rows]
+        EngagementCounters(self.db).refresh([recipient, *placeholders])
 
     def _erase_messages(self, ids: list[str]) -> int:
         """Stop tracking the messages under a placeholder; strip their opens and clicks."""

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from app.core.counters import SIGNALS
 from app.core.stats import STATES
 from app.store.database import Database, marks
+from app.store.engagement_counters import EngagementCounters
 from app.store.messages import MESSAGE_COLUMNS
 from app.store.rebuild import rebuild_first_opens
 
@@ -147,8 +148,9 @@ class Reports:
                     f"UPDATE {table} SET {column} = {self.db.shifted(column)} WHERE {key} = ?",
                     [-float(seconds), campaign_id],
                 )
-            # The time from injection to first open changed with it.
+            # The time from injection to first open changed with it, and the send order.
             rebuild_first_opens(self.db, campaign_id)
+            EngagementCounters(self.db).refresh_campaign(campaign_id)
 
     def _search(self, search: str) -> tuple[str, list]:
         """Return the SQL condition and parameters for a recipient search ("" when none).

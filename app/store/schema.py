@@ -516,3 +516,15 @@ def campaign_open_signals(db: Database) -> None:
     db["campaigns"].add_column("hidden_opened", int, not_null_default=0)
     db["campaigns"].add_column("visible_opened_clicked", int, not_null_default=0)
     db.execute(FILL_SIGNALS)
+
+
+@migrations(name="recipient_engagement")
+def recipient_engagement(db: Database) -> None:
+    """Keep each recipient's engagement as counters (store.engagement_counters), filled from
+    the messages, opens and clicks already stored."""
+    from app.store.engagement_counters import MPP_ONLY_INDEX, REBUILD, engagement_table
+
+    # Without rowid: the rows sit in recipient order, the order segments stream them in.
+    db.execute(engagement_table("INTEGER") + " WITHOUT ROWID")
+    db.execute(MPP_ONLY_INDEX)
+    db.execute(REBUILD)

@@ -64,6 +64,11 @@ def reclassify(
     for campaign in [campaign_id] if campaign_id else store.campaign_ids():
         store.rebuild_counters(campaign)
         store.rebuild_click_counters(campaign)
+    # Verdicts moved opens and clicks: the recipients' engagement is counted again.
+    if campaign_id:
+        store.refresh_campaign_engagement(campaign_id)
+    else:
+        store.rebuild_engagement()
     return {"events": looked, "changed": changed, **clicks}
 
 
