@@ -306,6 +306,20 @@ def seed_follow_up(app, parent_id: str, days_after: float = 2) -> str:
     return follow_up_id
 
 
+def seed_extras(app, campaign_id: str) -> None:
+    """Give the demo a webhook endpoint with a pending test event and a follow-up rule."""
+    store = app.extensions["opentrack"].store
+    if not store.list_webhooks():
+        hook = store.create_webhook(
+            "https://hooks.example.com/opentrack", ["open", "click"], False, "CRM sync"
+        )
+        store.enqueue_test(hook["id"])
+    if not store.list_automations(campaign_id):
+        store.create_automation(
+            campaign_id, "not_clicked", 96, f"{campaign_id}-nudge", "Nudge", False, None, "seed"
+        )
+
+
 def seed_small_campaigns(app, count: int) -> None:
     """Create a few small campaigns, so the list has history and pages."""
     for number in range(count, 0, -1):
@@ -437,6 +451,7 @@ def main() -> None:
         took = seed_campaign(app, "big-launch", "Big launch", args.messages, args.opens, 9)
         started = time.perf_counter()
         seed_follow_up(app, "big-launch")
+        seed_extras(app, "big-launch")
         took_follow_up = time.perf_counter() - started
         print(
             f"Seeded {args.messages:,} messages and {args.opens:,} opens in {took:.1f} s, "

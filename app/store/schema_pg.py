@@ -278,4 +278,12 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             FILL_SIGNALS,
         ],
     ),
+    (
+        "messages_state_recipient",
+        [
+            # The dashboard's search with a state filter: one range in address order.
+            "CREATE INDEX messages_campaign_state_recipient "
+            "ON messages (campaign_id, state, recipient)",
+        ],
+    ),
 ]
