@@ -129,16 +129,21 @@ class FollowUps:
     def combined_opened(self, parent_id: str, follow_up_id: str) -> int:
         """Return how many recipients a person opened the parent or the follow-up for.
 
-        The parent's opened counter, plus the follow-up's openers who had not opened the
-        parent (a recipient has one message per campaign), so only the follow-up is read.
+        The parent's and the follow-up's opened counters, less the recipients who opened
+        both (a recipient has one message per campaign): found by walking the follow-up's
+        openers in the (campaign_id, state, recipient) index and looking each up in the
+        parent's part of it, index entries only.
         """
-        parent = self.db.execute(
-            "SELECT opened FROM campaigns WHERE id = ?", [parent_id]
-        ).fetchone()
-        extra = self.db.execute(
-            "SELECT count(*) FROM messages f WHERE f.campaign_id = ? AND f.state = 'opened' "
-            "AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.campaign_id = ? "
-            "AND p.recipient = f.recipient AND p.state = 'opened')",
-            [follow_up_id, parent_id],
+        opened = {
+            row[0]: row[1]
+            for row in self.db.execute(
+                "SELECT id, opened FROM campaigns WHERE id IN (?, ?)", [parent_id, follow_up_id]
+            )
+        }
+        both = self.db.execute(
+            "SELECT count(*) FROM messages f JOIN messages p ON p.campaign_id = ? "
+            "AND p.state = 'opened' AND p.recipient = f.recipient "
+            "WHERE f.campaign_id = ? AND f.state = 'opened'",
+            [parent_id, follow_up_id],
         ).fetchone()[0]
-        return (parent[0] if parent else 0) + extra
+        return opened.get(parent_id, 0) + opened.get(follow_up_id, 0) - both

@@ -31,13 +31,13 @@ class Reports:
         a ``cursor`` that ``after`` (the rows following it) and ``before`` (the rows preceding
         it) take to page on from it (an odd cursor is ignored).
 
-        Without a search the listing is newest first: the page's rowids come from the
-        (campaign_id, state, injected_at) index alone, one ordered walk per state merged by
-        SQLite, so a page costs no sort and no reads of skipped rows. A page given by a cursor
-        starts at it in the index: its cost does not grow with its depth. Given by ``offset``,
-        the walk skips ``offset`` index entries; given ``total`` too (how many rows the
-        listing has), a page past the middle is read from the oldest end, so the last page
-        costs what the first does.
+        Without a search the listing is newest first: the page's rowids come from one range
+        of the (campaign_id, injected_at) index, or of (campaign_id, state, injected_at) for
+        one state, so a page costs no sort and no reads of skipped rows. A page given by a
+        cursor starts at it in the index: its cost does not grow with its depth. Given by
+        ``offset``, the walk skips ``offset`` index entries; given ``total`` too (how many
+        rows the listing has), a page past the middle is read from the oldest end, so the
+        last page costs what the first does and the middle one skips half the entries.
 
         A search lists the addresses starting with its text in address order (see
         ``_search``): a range of the (campaign_id, recipient) index, or of (campaign_id,
@@ -95,19 +95,14 @@ class Reports:
             sign = ">" if backwards else "<"
             beyond = f" AND injected_at {sign}= ? AND (injected_at {sign} ? OR rowid {sign} ?)"
             beyond_params = [cursor[0], cursor[0], cursor[1]]
-        arms, params = [], []
-        for one_state in [state] if state in STATES else STATES:
-            arms.append(
-                "SELECT rowid AS row_id, injected_at FROM messages "
-                f"WHERE campaign_id = ? AND state = ?{beyond}"
-            )
-            params += [campaign_id, one_state, *beyond_params]
+        state_sql = " AND state = ?" if state in STATES else ""
         row_ids = [
             row[0]
             for row in self.db.execute(
-                " UNION ALL ".join(arms)
-                + f" ORDER BY injected_at {order}, row_id {order} LIMIT ? OFFSET ?",
-                [*params, limit, offset],
+                "SELECT rowid AS row_id FROM messages "
+                f"WHERE campaign_id = ?{state_sql}{beyond} "
+                f"ORDER BY injected_at {order}, rowid {order} LIMIT ? OFFSET ?",
+                [campaign_id, *([state] if state_sql else []), *beyond_params, limit, offset],
             )
         ]
         if backwards:

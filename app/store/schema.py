@@ -518,10 +518,13 @@ def campaign_open_signals(db: Database) -> None:
     db.execute(FILL_SIGNALS)
 
 
-@migrations(name="messages_state_recipient")
-def messages_state_recipient(db: Database) -> None:
-    """Index a campaign's messages by state and address, for a search within one state."""
-    # The dashboard's search with a state filter reads one range of it in address order,
-    # instead of every address that matches (a letter matches a whole campaign) or every
-    # message in the state.
-    db["messages"].create_index(["campaign_id", "state", "recipient"])
+@migrations(name="messages_listing_indexes")
+def messages_listing_indexes(db: Database) -> None:
+    """Index a campaign's messages by injection time, and by state and address, for the
+    dashboard's recipients table."""
+    # The table of all states, newest first, is one range of the first (a page deep in it
+    # skips index entries only); a search within a state is one range of the second in
+    # address order, instead of every address that matches (a letter matches a whole
+    # campaign) or every message in the state.
+    db["messages"].create_index(["campaign_id", "injected_at"], if_not_exists=True)
+    db["messages"].create_index(["campaign_id", "state", "recipient"], if_not_exists=True)

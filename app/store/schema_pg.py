@@ -279,10 +279,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
-        "messages_state_recipient",
+        "messages_listing_indexes",
         [
-            # The dashboard's search with a state filter: one range in address order.
-            "CREATE INDEX messages_campaign_state_recipient "
+            # The dashboard's recipients table: all states newest first, one range of the
+            # first; a search within a state, one range of the second in address order.
+            "CREATE INDEX IF NOT EXISTS messages_campaign_injected "
+            "ON messages (campaign_id, injected_at, rowid)",
+            "CREATE INDEX IF NOT EXISTS messages_campaign_state_recipient "
             "ON messages (campaign_id, state, recipient)",
         ],
     ),
