@@ -20,6 +20,7 @@ import argparse
 import os
 import re
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -56,8 +57,9 @@ class StoreTimer:
             started = time.perf_counter()
             try:
                 result = method(*args, **kwargs)
-                if hasattr(result, "fetchall"):
-                    # Rows are read by the caller later: read them here, inside the timer.
+                if isinstance(result, sqlite3.Cursor):
+                    # SQLite hands rows over as the caller reads them: read them here, inside
+                    # the timer (PostgreSQL's results arrive fetched).
                     result = Rows(result)
                 return result
             finally:
