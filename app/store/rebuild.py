@@ -23,6 +23,11 @@ def rebuild_counters(db: Database, campaign_id: str) -> None:
                 {"campaign": campaign_id, "dimension": dimension},
             )
         rebuild_first_opens(db, campaign_id)
+        conn.execute(
+            f"UPDATE follow_ups SET both_opened = {BOTH_OPENED} "
+            "WHERE campaign_id = :campaign OR parent_id = :campaign",
+            {"campaign": campaign_id},
+        )
 
 
 def rebuild_first_opens(db: Database, campaign_id: str) -> None:
@@ -118,3 +123,9 @@ UPDATE campaigns SET
                             WHERE m.campaign_id = campaigns.id AND m.state = 'opened'
                               AND m.mpp_opens = 0 AND m.human_clicks > 0);
 """
+# The recipients a person opened both a follow-up and its parent for (follow_ups.both_opened),
+# from the messages: the follow-up's openers looked up among the parent's, index entries only.
+BOTH_OPENED = """(
+SELECT count(*) FROM messages f JOIN messages p ON p.campaign_id = follow_ups.parent_id
+  AND p.state = 'opened' AND p.recipient = f.recipient
+WHERE f.campaign_id = follow_ups.campaign_id AND f.state = 'opened')"""
