@@ -87,6 +87,8 @@ LINKS = [
 SCANNER_WINDOW = 60.0
 COUNTRIES = [("US", 40), ("DE", 14), ("GB", 12), ("FR", 9), ("CA", 7), ("NL", 6), ("BR", 5)]
 COUNTRIES += [("IN", 4), ("JP", 3)]
+COUNTRY_CODES = [code for code, _ in COUNTRIES]
+COUNTRY_WEIGHTS = [weight for _, weight in COUNTRIES]
 
 
 def verdict_of(user_agent: str, **options) -> dict:
@@ -161,17 +163,15 @@ def plan_batch(
     first_human: dict[str, float] = {}
     fetched: dict[str, tuple[str, float]] = {}
     for number, (message, kind) in enumerate(plan_opens(rng, batch, opens)):
-        # A person reads on one client from one country: choose them once per message.
-        habit = random.Random(message["id"])
         if kind == "human":
-            verdict = habit.choices(traffic.humans, traffic.weights)[0]
+            verdict = message["client"]
             delay = min(rng.expovariate(1 / (5 * 3600)) * rng.choice((1, 1, 1, 4)), 20 * DAY)
         elif kind == "mpp":
             verdict, delay = traffic.mpp, rng.uniform(60, 4 * 3600)
         else:
             verdict, delay = traffic.scanner, rng.uniform(2, 40)
         at = min(message["sent_at"] + delay, now)
-        country = habit.choices([c for c, _ in COUNTRIES], [w for _, w in COUNTRIES])[0]
+        country = message["country"]
         event = {
             **verdict,
             "event_key": f"{key}-{number}",
@@ -201,8 +201,7 @@ def plan_batch(
             verdict, chosen = traffic.scanner, links
         else:
             # A person clicks one link (now and then two) minutes to hours after reading.
-            habit = random.Random(message["id"] + "click")
-            verdict = habit.choices(traffic.browsers, traffic.browser_weights)[0]
+            verdict = message["browser"]
             chosen = rng.sample(links, 2 if rng.random() < 0.25 else 1)
             times = sorted(
                 at + 20 + rng.expovariate(1 / 600) * (1 + index * 10)
@@ -249,6 +248,7 @@ def seed_campaign(
     started = time.perf_counter()
     store = app.extensions["opentrack"].store
     rng = random.Random(campaign_id)
+    habits = random.Random(f"{campaign_id} habits")
     traffic = Traffic()
     if store.get_campaign(campaign_id) is None:
         store.create_campaign(campaign_id, name)
@@ -270,6 +270,15 @@ def seed_campaign(
                 [message_id, campaign_id, recipient, metadata, to_iso(injected), True, "not_opened"]
             )
             batch.append({"id": message_id, "campaign_id": campaign_id, "sent_at": injected})
+        # A person reads on one client from one country and clicks in one browser: chosen once
+        # per message.
+        clients = habits.choices(traffic.humans, traffic.weights, k=len(batch))
+        countries = habits.choices(COUNTRY_CODES, COUNTRY_WEIGHTS, k=len(batch))
+        browsers = habits.choices(traffic.browsers, traffic.browser_weights, k=len(batch))
+        for message, client, country, browser in zip(
+            batch, clients, countries, browsers, strict=True
+        ):
+            message.update(client=client, country=country, browser=browser)
         share = round(opens * len(batch) / messages)
         events, clicks = plan_batch(
             rng, traffic, batch, share, links, f"seed-{campaign_id}-{start}"
