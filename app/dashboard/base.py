@@ -76,28 +76,64 @@ def dashboard_error(error: HTTPException):
 
 @dataclass
 class Pager:
-    """Which page of a listing is shown, out of how many."""
+    """Which page of a listing is shown, out of how many.
+
+    ``capped``: the total is a lower bound (counting stopped past it), shown as "N+", with no
+    last page. ``first_cursor`` and ``last_cursor``, when set, are the shown rows' first and
+    last keys: Previous and Next then start from them (keyset paging) instead of from an
+    offset, and ``more`` says whether a capped listing has a next page.
+    """
 
     page: int
     total: int
     size: int = PAGE_SIZE
+    capped: bool = False
+    first_cursor: str | None = None
+    last_cursor: str | None = None
+    more: bool = True
 
     @property
     def pages(self) -> int:
-        """Return how many pages the listing has (at least one)."""
-        return max(1, math.ceil(self.total / self.size))
+        """Return how many pages the listing has (at least one; a capped one, at least up
+        to the page shown)."""
+        pages = max(1, math.ceil(self.total / self.size))
+        return max(pages, self.page) if self.capped else pages
 
     @property
     def offset(self) -> int:
         """Return how many rows come before this page."""
         return (min(self.page, self.pages) - 1) * self.size
 
-    def url(self, page: int) -> str:
-        """Return this URL with another page number, keeping the other query arguments."""
+    @property
+    def has_next(self) -> bool:
+        """Return whether a page follows this one."""
+        return self.more if self.capped else min(self.page, self.pages) < self.pages
+
+    def url(self, page: int, **cursor: str | None) -> str:
+        """Return this URL with another page number (and ``after=`` or ``before=`` a cursor),
+        keeping the other query arguments."""
         # url_for reads keys starting with "_" as its own options (_method, _anchor, ...).
-        query = {k: v for k, v in request.args.items() if not k.startswith("_")}
-        args = {**query, **request.view_args, "page": page}
+        query = {
+            k: v
+            for k, v in request.args.items()
+            if not k.startswith("_") and k not in ("after", "before")
+        }
+        args = {**query, **request.view_args, "page": page, **cursor}
         return url_for(request.endpoint, **args)
+
+    def next_url(self) -> str:
+        """Return the next page's URL: from the last shown row when rows have cursors."""
+        here = min(self.page, self.pages)
+        if self.last_cursor is None:
+            return self.url(here + 1)
+        return self.url(here + 1, after=self.last_cursor)
+
+    def previous_url(self) -> str:
+        """Return the previous page's URL: up to the first shown row when rows have cursors."""
+        here = min(self.page, self.pages)
+        if self.first_cursor is None or here <= 2:
+            return self.url(here - 1)
+        return self.url(here - 1, before=self.first_cursor)
 
 
 def page_arg() -> int:

@@ -1,5 +1,6 @@
 """Campaign pages: the list, creating one, one campaign's numbers and its non-openers CSV."""
 
+import math
 import time
 from datetime import date, timedelta
 
@@ -29,6 +30,10 @@ from app.store import CampaignExists
 from app.store.campaigns import SORTS
 
 MAX_SEARCH = 200
+# A recipient search counts its matches up to this many, then says "more than".
+SEARCH_COUNT_CAP = 10_000
+# A paging cursor is a recipient address (at most 320 characters) or a time and a row number.
+MAX_CURSOR = 400
 # The follow-up form's default minimum age of the parent's messages, in hours.
 DEFAULT_FOLLOW_UP_AGE = 48
 
@@ -36,6 +41,12 @@ DEFAULT_FOLLOW_UP_AGE = 48
 def search_arg() -> str:
     """Return the search text of the query string, trimmed."""
     return request.args.get("q", "").strip()[:MAX_SEARCH]
+
+
+def cursor_arg(name: str) -> str | None:
+    """Return a paging cursor of the query string (``after`` or ``before``), or None."""
+    raw = request.args.get(name, "")
+    return raw if 0 < len(raw) <= MAX_CURSOR else None
 
 
 def find_campaign(campaign_id: str) -> dict:
@@ -207,11 +218,36 @@ def campaign_page(
     state = request.args.get("state", "")
     state = state if state in STATES else ""
     search = search_arg()
+    page = page_arg()
+    after, before = cursor_arg("after"), cursor_arg("before")
+    capped = False
     if search:
-        total = store().count_recipients(campaign_id, state, search)
+        # Counted up to a bound: a one-letter search matches most of a campaign.
+        total = store().count_recipients(campaign_id, state, search, cap=SEARCH_COUNT_CAP)
+        capped = total > SEARCH_COUNT_CAP
+        if capped and not (after or before):
+            # Without a cursor a page is an offset into the matches: no deeper than counted.
+            page = min(page, math.ceil(total / PAGE_SIZE))
     else:
         total = found[state] if state else found["sent"]
-    pager = Pager(page_arg(), total)
+    pager = Pager(page, total, capped=capped)
+    recipients = store().recipients(
+        campaign_id,
+        state,
+        search,
+        PAGE_SIZE + 1 if capped else PAGE_SIZE,
+        pager.offset,
+        total=None if capped else pager.total,
+        after=after,
+        before=before,
+    )
+    if capped and not before:
+        pager.more = len(recipients) > PAGE_SIZE
+        recipients = recipients[:PAGE_SIZE]
+    elif capped:
+        recipients = recipients[-PAGE_SIZE:]
+    if recipients:
+        pager.first_cursor, pager.last_cursor = recipients[0]["cursor"], recipients[-1]["cursor"]
     hourly = store().hourly_opens(campaign_id)
     zone_name, zone_error = zone_arg()
     tz = charts.zone(zone_name)
@@ -246,9 +282,7 @@ def campaign_page(
             for key, label in DIMENSIONS
             for bars in [breakdown_bars(breakdown_rows(parts, key, fetches))]
         ],
-        recipients=store().recipients(
-            campaign_id, state, search, PAGE_SIZE, pager.offset, total=pager.total
-        ),
+        recipients=recipients,
         pager=pager,
         state=state,
         search=search,

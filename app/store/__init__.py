@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
 from app.store.automations import Automations
+from app.store.bulk import Bulk
 from app.store.bursts import Bursts
 from app.store.campaigns import Campaigns
 from app.store.clicks import Clicks
@@ -89,6 +90,7 @@ class Store:
         self.engagement = Engagement(self.db)
         self.engagement_counters = EngagementCounters(self.db)
         self.conversions = Conversions(self.db)
+        self.bulk = Bulk(self.db, self.clicks)
 
     def migrate(self) -> None:
         """Apply pending schema migrations; safe to run at every start."""
@@ -234,6 +236,8 @@ class Store:
     first_open_counts = _on("reports", Reports.first_open_counts)
     opened_signals = _on("reports", Reports.opened_signals)
     backdate_campaign = _on("reports", Reports.backdate_campaign)
+    load_traffic = _on("bulk", Bulk.load_traffic)
+    finish_load = _on("bulk", Bulk.finish_load)
     iter_recipients = _on("reports", Reports.iter_recipients)
 
     # Dashboard users and sign-in throttling

@@ -221,10 +221,11 @@ class Automations:
         )
 
     def iter_frozen_recipients(self, automation_id: str) -> Iterator[dict]:
-        """Yield the list a fired rule froze, in message id order (as follow-up lists are)."""
+        """Yield the list a fired rule froze, by state, injection time and message id (as
+        follow-up lists are)."""
         rows = self.db.stream(
             f"SELECT {', '.join(FROZEN_COLUMNS)} FROM automation_recipients "
-            "WHERE automation_id = ? ORDER BY message_id",
+            "WHERE automation_id = ? ORDER BY state, injected_at, message_id",
             [automation_id],
         )
         for row in rows:

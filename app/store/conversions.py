@@ -69,9 +69,13 @@ def attributed_sql(db: Database, where: str) -> str:
 
 # The conversions a campaign may hold: those named for it, and those of its recipients (whose
 # last click may have been on this campaign's email). Two ? parameters: the campaign twice.
+# Looked up from each conversion (its message's address, then that address's message in this
+# campaign, both by index), not from the campaign's messages: the page of a campaign of a
+# million messages must not read them all to find a handful of conversions.
 OF_CAMPAIGN = (
-    "WHERE cv.campaign_id = ? OR cv.message_id IN (SELECT m0.id FROM messages m0 "
-    "WHERE m0.recipient IN (SELECT mx.recipient FROM messages mx WHERE mx.campaign_id = ?))"
+    "WHERE cv.campaign_id = ? OR EXISTS (SELECT 1 FROM messages m0 "
+    "JOIN messages mx ON mx.recipient = m0.recipient "
+    "WHERE m0.id = cv.message_id AND mx.campaign_id = ?)"
 )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from app.core import counters
 from app.store.database import Database, batches_by_id, chunks, marks
 from app.store.engagement_counters import EngagementCounters
+from app.store.followups import count_both_opened
 from app.store.messages import MESSAGE_COLUMNS
 from app.store.privacy import Privacy
 from app.store.webhooks import Webhooks
@@ -102,10 +103,19 @@ class OpenEvents:
             messages = self._tracked_messages({event["message_id"] for event in events})
             new = self._new_events(events, messages)
             before = {key: dict(messages[key]) for key in {e["message_id"] for e in new}}
+            was_opened = {key for key, m in messages.items() if m["state"] == "opened"}
             tally = counters.tally(new, messages)
             self._insert(new, messages)
             self._apply(tally, messages)
             self.engagement.count_opens(before, {key: messages[key] for key in before}, new)
+            count_both_opened(
+                self.db,
+                [
+                    messages[key]
+                    for key in sorted(tally.touched)
+                    if messages[key]["state"] == "opened" and key not in was_opened
+                ],
+            )
             stored = zip(new, tally.first_human, strict=True)
             self.webhooks.enqueue_opens(
                 [(event, messages[event["message_id"]], first) for event, first in stored]

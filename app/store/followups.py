@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from app.core.automations import audience_filter
 from app.core.times import now_iso
-from app.store.database import Database
+from app.store.database import Database, chunks, marks
 from app.store.errors import Conflict, FollowUpExists
 from app.store.messages import Messages
 from app.store.privacy import Privacy
@@ -129,16 +129,56 @@ class FollowUps:
     def combined_opened(self, parent_id: str, follow_up_id: str) -> int:
         """Return how many recipients a person opened the parent or the follow-up for.
 
-        The parent's opened counter, plus the follow-up's openers who had not opened the
-        parent (a recipient has one message per campaign), so only the follow-up is read.
+        The parent's and the follow-up's opened counters, less the recipients who opened
+        both (a recipient has one message per campaign): ``follow_ups.both_opened``, kept
+        with each open (``count_both_opened``) and rebuilt with the counters. Erasing a
+        recipient keeps it, as it keeps every anonymous count.
         """
-        parent = self.db.execute(
-            "SELECT opened FROM campaigns WHERE id = ?", [parent_id]
+        row = self.db.execute(
+            "SELECT (SELECT opened FROM campaigns WHERE id = ?) AS parent, "
+            "(SELECT opened FROM campaigns WHERE id = ?) AS own, "
+            "(SELECT both_opened FROM follow_ups WHERE campaign_id = ? AND parent_id = ?) AS both",
+            [parent_id, follow_up_id, follow_up_id, parent_id],
         ).fetchone()
-        extra = self.db.execute(
-            "SELECT count(*) FROM messages f WHERE f.campaign_id = ? AND f.state = 'opened' "
-            "AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.campaign_id = ? "
-            "AND p.recipient = f.recipient AND p.state = 'opened')",
-            [follow_up_id, parent_id],
-        ).fetchone()[0]
-        return (parent[0] if parent else 0) + extra
+        return (row["parent"] or 0) + (row["own"] or 0) - (row["both"] or 0)
+
+
+def count_both_opened(db: Database, opened: list[dict]) -> None:
+    """Move ``follow_ups.both_opened`` for messages that have just become opened (each with
+    ``id``, ``campaign_id`` and ``recipient``; their new state already written).
+
+    Runs in the recording transaction. A message of a follow-up counts when its recipient's
+    message of the parent is opened, and a parent's message for each of its follow-ups whose
+    message of that recipient is opened; a pair that became opened in the same batch counts
+    once (when its greater id is seen). One query finds the follow-ups these campaigns have
+    or belong to; most batches stop there.
+    """
+    campaigns = sorted({message["campaign_id"] for message in opened})
+    if not campaigns:
+        return
+    pairs = db.execute(
+        f"SELECT campaign_id, parent_id FROM follow_ups WHERE campaign_id IN ({marks(campaigns)}) "
+        f"OR parent_id IN ({marks(campaigns)})",
+        [*campaigns, *campaigns],
+    ).fetchall()
+    if not pairs:
+        return
+    new_ids = {message["id"] for message in opened}
+    moved: dict[str, int] = {}
+    for follow_up_id, parent_id in pairs:
+        for mine, other in ((follow_up_id, parent_id), (parent_id, follow_up_id)):
+            recipients = {m["recipient"]: m["id"] for m in opened if m["campaign_id"] == mine}
+            for chunk in chunks(sorted(recipients)):
+                for row in db.execute(
+                    "SELECT id, recipient FROM messages WHERE campaign_id = ? "
+                    f"AND state = 'opened' AND recipient IN ({marks(chunk)})",
+                    [other, *chunk],
+                ):
+                    own_id = recipients[row["recipient"]]
+                    if row["id"] not in new_ids or own_id > row["id"]:
+                        moved[follow_up_id] = moved.get(follow_up_id, 0) + 1
+    for follow_up_id, count in sorted(moved.items()):
+        db.execute(
+            "UPDATE follow_ups SET both_opened = both_opened + ? WHERE campaign_id = ?",
+            [count, follow_up_id],
+        )

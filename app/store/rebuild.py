@@ -17,12 +17,13 @@ def rebuild_counters(db: Database, campaign_id: str) -> None:
         conn.execute("DELETE FROM campaign_hours WHERE campaign_id = ?", [campaign_id])
         conn.execute(REBUILD_HOURS, {"campaign": campaign_id})
         conn.execute("DELETE FROM campaign_breakdowns WHERE campaign_id = ?", [campaign_id])
-        for dimension in DIMENSIONS:
-            conn.execute(
-                REBUILD_BREAKDOWN.format(column=dimension),
-                {"campaign": campaign_id, "dimension": dimension},
-            )
+        conn.execute(rebuild_breakdowns_sql(), {"campaign": campaign_id})
         rebuild_first_opens(db, campaign_id)
+        conn.execute(
+            f"UPDATE follow_ups SET both_opened = {BOTH_OPENED} "
+            "WHERE campaign_id = :campaign OR parent_id = :campaign",
+            {"campaign": campaign_id},
+        )
 
 
 def rebuild_first_opens(db: Database, campaign_id: str) -> None:
@@ -95,20 +96,33 @@ SELECT campaign_id, substr(at, 1, 13) || ':00:00Z',
        count(*) FILTER (WHERE verdict = 'human'), count(*) FILTER (WHERE verdict != 'human')
 FROM events WHERE campaign_id = :campaign GROUP BY 1, 2;
 """
-REBUILD_BREAKDOWN = """
-INSERT INTO campaign_breakdowns
-  (campaign_id, dimension, value, opens, human_opens, machine_opens, openers)
-SELECT :campaign, :dimension, coalesce(nullif({column}, ''), 'unknown'), count(*),
-       count(*) FILTER (WHERE verdict = 'human'), count(*) FILTER (WHERE verdict != 'human'),
-       count(*) FILTER (WHERE first_human)
-FROM (
-  SELECT {column}, verdict,
+# Each event judged once (the first human open of its message or not), in one pass over the
+# campaign's events that every dimension's counts then read: one sort of the events, not one
+# per dimension.
+JUDGED_EVENTS = """
+WITH judged AS MATERIALIZED (
+  SELECT {columns}, verdict,
          verdict = 'human' AND row_number() OVER (
            PARTITION BY message_id, verdict = 'human' ORDER BY at, id) = 1 AS first_human
   FROM events WHERE campaign_id = :campaign
-) AS judged
-GROUP BY 3;
+)
+INSERT INTO campaign_breakdowns
+  (campaign_id, dimension, value, opens, human_opens, machine_opens, openers)
 """
+REBUILD_BREAKDOWN = """
+SELECT :campaign, '{column}', coalesce(nullif({column}, ''), 'unknown'), count(*),
+       count(*) FILTER (WHERE verdict = 'human'), count(*) FILTER (WHERE verdict != 'human'),
+       count(*) FILTER (WHERE first_human)
+FROM judged GROUP BY 3
+"""
+
+
+def rebuild_breakdowns_sql() -> str:
+    """Return the INSERT that recounts a campaign's breakdowns in every dimension."""
+    arms = " UNION ALL ".join(REBUILD_BREAKDOWN.format(column=d) for d in DIMENSIONS)
+    return JUDGED_EVENTS.format(columns=", ".join(DIMENSIONS)) + arms
+
+
 # Every campaign's core.counters.open_signals counters from its messages (a migration's fill).
 FILL_SIGNALS = """
 UPDATE campaigns SET
@@ -118,3 +132,9 @@ UPDATE campaigns SET
                             WHERE m.campaign_id = campaigns.id AND m.state = 'opened'
                               AND m.mpp_opens = 0 AND m.human_clicks > 0);
 """
+# The recipients a person opened both a follow-up and its parent for (follow_ups.both_opened),
+# from the messages: the follow-up's openers looked up among the parent's, index entries only.
+BOTH_OPENED = """(
+SELECT count(*) FROM messages f JOIN messages p ON p.campaign_id = follow_ups.parent_id
+  AND p.state = 'opened' AND p.recipient = f.recipient
+WHERE f.campaign_id = follow_ups.campaign_id AND f.state = 'opened')"""

@@ -528,3 +528,23 @@ def recipient_engagement(db: Database) -> None:
     db.execute(engagement_table("INTEGER") + " WITHOUT ROWID")
     db.execute(MPP_ONLY_INDEX)
     db.execute(REBUILD)
+@migrations(name="messages_listing_indexes")
+def messages_listing_indexes(db: Database) -> None:
+    """Index a campaign's messages by injection time, and by state and address, for the
+    dashboard's recipients table."""
+    # The table of all states, newest first, is one range of the first (a page deep in it
+    # skips index entries only); a search within a state is one range of the second in
+    # address order, instead of every address that matches (a letter matches a whole
+    # campaign) or every message in the state.
+    db["messages"].create_index(["campaign_id", "injected_at"], if_not_exists=True)
+    db["messages"].create_index(["campaign_id", "state", "recipient"], if_not_exists=True)
+
+
+@migrations(name="follow_up_both_opened")
+def follow_up_both_opened(db: Database) -> None:
+    """Count, per follow-up, the recipients a person opened both it and its parent for, kept
+    with each open, so the combined reach reads counters instead of both campaigns' openers."""
+    from app.store.rebuild import BOTH_OPENED
+
+    db["follow_ups"].add_column("both_opened", int, not_null_default=0)
+    db.execute(f"UPDATE follow_ups SET both_opened = {BOTH_OPENED}")

@@ -72,3 +72,65 @@ def test_exports_flatten_metadata_and_follow_the_table_filter(signed_in, auth, c
     clickers = signed_in.get(PAGE + "/clickers.csv")
     assert clickers.text.splitlines()[1:] == [] and clickers.mimetype == "text/csv"
     assert signed_in.get("/dashboard/campaigns/nope/openers.csv").status_code == 404
+
+
+def page_links(html: str) -> dict[str, str]:
+    """Return the recipients pager's links by their text."""
+    import re
+
+    pager = html.split('<div class="pager">')[-1].split("</div>")[0]
+    return {
+        text: href.replace("&amp;", "&")
+        for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', pager)
+    }
+
+
+def rows_of(html: str) -> list[str]:
+    """Return the recipients listed in the page's table, in order."""
+    import re
+
+    table = html.split('id="recipients"')[1]
+    return re.findall(r'<td class="name-cell"><a href="[^"]+">([^<]+)</a>', table)
+
+
+def test_recipient_pages_follow_cursors_both_ways(signed_in, auth, campaign):
+    names = [f"r{n:03d}@x.org" for n in range(120)]
+    for start in range(0, 120, 40):
+        inject(signed_in, auth, "nov-news", names[start : start + 40])
+    first = signed_in.get(PAGE).text
+    assert "120 recipients · page 1 of 3" in first
+    links = page_links(first)
+    second = signed_in.get(links["Next ›"]).text
+    assert "after=" in links["Next ›"] and "page 2 of 3" in second
+    last = signed_in.get(page_links(second)["Next ›"]).text
+    assert "page 3 of 3" in last and "Next ›</span>" in last
+    seen = rows_of(first) + rows_of(second) + rows_of(last)
+    assert sorted(seen) == sorted(names) and len(set(seen)) == 120
+    back = page_links(last)["‹ Previous"]
+    assert "before=" in back and rows_of(signed_in.get(back).text) == rows_of(second)
+    assert rows_of(signed_in.get(links["Last »"]).text) == rows_of(last)
+
+
+def test_a_search_matching_more_than_the_cap_says_so_and_pages_on(
+    signed_in, auth, campaign, monkeypatch
+):
+    from app.dashboard import campaigns
+
+    monkeypatch.setattr(campaigns, "SEARCH_COUNT_CAP", 60)
+    names = [f"r{n:03d}@x.org" for n in range(120)]
+    for start in range(0, 120, 40):
+        inject(signed_in, auth, "nov-news", names[start : start + 40])
+    first = signed_in.get(PAGE + "?q=R").text
+    assert "More than 60 recipients · page 1" in first and "of 2" not in first
+    assert rows_of(first) == names[:50]  # in address order
+    links = page_links(first)
+    assert "Last »" not in links
+    second = signed_in.get(links["Next ›"]).text
+    assert rows_of(second) == names[50:100]
+    third = signed_in.get(page_links(second)["Next ›"]).text
+    assert rows_of(third) == names[100:] and "page 3" in third and "Next ›</span>" in third
+    assert rows_of(signed_in.get(page_links(third)["‹ Previous"]).text) == names[50:100]
+    # A typed page past what was counted shows the last counted page.
+    assert rows_of(signed_in.get(PAGE + "?q=r&page=99").text) == names[50:100]
+    exact = signed_in.get(PAGE + "?q=r1").text
+    assert "20 recipients<" in exact
