@@ -528,6 +528,8 @@ def recipient_engagement(db: Database) -> None:
     db.execute(engagement_table("INTEGER") + " WITHOUT ROWID")
     db.execute(MPP_ONLY_INDEX)
     db.execute(REBUILD)
+
+
 @migrations(name="messages_listing_indexes")
 def messages_listing_indexes(db: Database) -> None:
     """Index a campaign's messages by injection time, and by state and address, for the
