@@ -123,3 +123,22 @@ def test_each_domain_is_resolved_on_first_use():
     assert (platform.os, platform.device) == ("unknown", "unknown")
     # No device rule that names a family user-agents' is_tablet or is_mobile look at matches.
     assert agent._os is not None and agent._device is None
+
+
+def test_browser_and_os_are_built_as_user_agents_builds_them():
+    from user_agents.parsers import parse_browser, parse_operating_system
+
+    from app.rules.agents import _parse_browser, _parse_operating_system
+
+    parts = [None, "", "0", "7", "10", "0a", "x", "1-2", " 3", "٣"]
+    for major in parts:
+        for minor in parts:
+            for patch in (None, "0", "5", "b"):
+                want = parse_browser("Chrome", major, minor, patch)
+                got = _parse_browser("Chrome", major, minor, patch)
+                assert (got, type(got)) == (want, type(want))
+                assert [type(part) for part in got.version] == [type(p) for p in want.version]
+                want = parse_operating_system("iOS", major, minor, patch, "9")
+                got = _parse_operating_system("iOS", major, minor, patch, "9")
+                assert (got, type(got)) == (want, type(want))
+                assert [type(part) for part in got.version] == [type(p) for p in want.version]
