@@ -16,7 +16,16 @@ from functools import lru_cache
 from typing import Any
 
 from ua_parser import Domain, load_lazy_builtins
-from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
+from user_agents.parsers import (
+    MOBILE_DEVICE_FAMILIES,
+    TABLET_DEVICE_FAMILIES,
+    Browser,
+    OperatingSystem,
+    UserAgent,
+    parse_browser,
+    parse_device,
+    parse_operating_system,
+)
 
 try:  # the Rust engine; the pure-Python one gives the same answers, slower
     from ua_parser.regex import Resolver
@@ -84,8 +93,36 @@ def _extractors() -> tuple[Callable[[str], Any], Callable[[str], Any], Callable[
 # user-agents' own constructors, memoised by their arguments: the same families and versions
 # recur across user agents (a few thousand distinct ones), and the answers are immutable
 # named tuples, so a never-seen user agent mostly reuses them.
-_browser_of = lru_cache(maxsize=4096)(parse_browser)
-_os_of = lru_cache(maxsize=4096)(parse_operating_system)
+def _version(major: Any, minor: Any, patch: Any) -> tuple[tuple, str]:
+    """Return user-agents' `parse_version(major, minor, patch)` and its version string.
+
+    The same steps in one expression (each part made an int when it is all digits, the
+    parts that are None left out, joined by dots), a third of user-agents' time, which
+    calls a function per part and a lambda per filter step: tests/rules/test_agents.py
+    compares the two on every kind of part.
+    """
+    version = tuple(
+        int(part) if isinstance(part, str) and part.isdigit() else part
+        for part in (major, minor, patch)
+        if part is not None
+    )
+    return version, ".".join([str(part) for part in version])
+
+
+def _parse_browser(family: str, major: Any = None, minor: Any = None, patch: Any = None) -> Any:
+    """Return what user-agents' `parse_browser(family, major, minor, patch)` returns."""
+    return Browser(family, *_version(major, minor, patch))
+
+
+def _parse_operating_system(
+    family: str, major: Any = None, minor: Any = None, patch: Any = None, patch_minor: Any = None
+) -> Any:
+    """Return what user-agents' `parse_operating_system` returns (it ignores patch_minor)."""
+    return OperatingSystem(family, *_version(major, minor, patch))
+
+
+_browser_of = lru_cache(maxsize=4096)(_parse_browser)
+_os_of = lru_cache(maxsize=4096)(_parse_operating_system)
 _device_of = lru_cache(maxsize=4096)(parse_device)
 _NO_OS = parse_operating_system("Other")
 _NO_BROWSER = parse_browser("Other")
@@ -204,6 +241,79 @@ def os_name(family: str) -> str:
     return OS_NAMES.get(family, family)
 
 
+# The device families that user-agents' is_tablet and is_mobile look at (`Blackberry
+# Playbook` is a tablet family too): any other family gives the same answers as none.
+_TABLETS = frozenset(TABLET_DEVICE_FAMILIES)
+_TYPED = _TABLETS | frozenset(MOBILE_DEVICE_FAMILIES) | {"Spider"}
+
+
+def _could_make(family: str, names: frozenset[str]) -> bool:
+    """Return whether a device rule's family template could give one of names.
+
+    `$n` stands for any text the rule captures, so a template is read as a pattern with `.*`
+    in their place (ua-parser strips the result); a plain family is compared as it is.
+    """
+    if "$" not in family:
+        return family in names
+    pattern = "".join(
+        ".*" if re.fullmatch(r"\$\d", piece) else re.escape(piece)
+        for piece in re.split(r"(\$\d)", family)
+    )
+    return any(re.fullmatch(rf"\s*{pattern}\s*", name) for name in names)
+
+
+@lru_cache(maxsize=2)
+def _screen(names: frozenset[str]) -> tuple[Callable[[str], Any], Callable[[str], Any]] | None:
+    """Return a test of whether uap-core's device rules could name one of names for a user agent.
+
+    The device domain answers with the family of its first matching rule, so a family in names
+    needs some rule that can give one to match: a rule whose family is one of them or a
+    template that could become one (a Rust extractor over only those rules, in their order),
+    or a rule whose family is its capture alone (`$1`), which copies text of the user agent,
+    so the user agent contains the name. When neither can, the family is not in names. None
+    on the pure-Python engine (no screen: the device is read).
+    """
+    try:
+        from ua_parser_rs import DeviceExtractor
+    except ImportError:  # pragma: no cover - ua-parser-rs missing
+        return None
+    rules = load_lazy_builtins()[2]
+    copied = [rule for rule in rules if re.fullmatch(r"\s*\$\d\s*", rule.family)]
+    made = [rule for rule in rules if rule not in copied and _could_make(rule.family, names)]
+    fields = [(r.regex, r.regex_flag, r.family, r.brand, r.model) for r in made]
+    # Families are compared case-sensitively, and a capture keeps the user agent's case.
+    named = re.compile("|".join(map(re.escape, sorted(names))) if copied else "(?!)").search
+    return named, DeviceExtractor(fields).extract
+
+
+def _may_name(ua: str, names: frozenset[str]) -> bool:
+    """Return whether the device domain could name one of names for ua (True when unsure)."""
+    screen = _screen(names)
+    if screen is None:
+        return True
+    named, extract = screen
+    return named(ua) is not None or extract(ua) is not None
+
+
+class _Untyped(UserAgent):
+    """An agent's browser and OS with no device family: what user-agents' is_tablet and
+    is_mobile answer without the device's part."""
+
+    device = _NO_DEVICE
+
+    def __init__(self, agent: UserAgent) -> None:
+        self._agent = agent
+        self.ua_string = agent.ua_string
+
+    @property
+    def browser(self):
+        return self._agent.browser
+
+    @property
+    def os(self):
+        return self._agent.os
+
+
 def device_type(agent: UserAgent) -> str:
     """Return phone, tablet, desktop or unknown by user-agents' is_pc, is_tablet, is_mobile."""
     # is_pc first: it reads only the OS and the string, so a desktop never resolves the device.
@@ -212,6 +322,20 @@ def device_type(agent: UserAgent) -> str:
     ua = agent.ua_string
     if "Android" in ua and not ua.startswith("Mozilla/"):
         return "phone" if _MOBILE.search(ua) else "unknown"
+    if isinstance(agent, FastUserAgent) and agent._device is None:
+        # The device domain costs more than the browser and OS together, and its family
+        # counts only when it is one of _TYPED: is_tablet and is_mobile are each the OR of
+        # a test of the family and tests of the rest, so without the family they can only
+        # say no more often. Tablet without it: a tablet. Phone without it: a phone unless
+        # the family is a tablet's. Neither: neither, unless the family is one of _TYPED.
+        untyped = _Untyped(agent)
+        if untyped.is_tablet:
+            return "tablet"
+        if untyped.is_mobile:
+            if not _may_name(ua, _TABLETS):
+                return "phone"
+        elif not _may_name(ua, _TYPED):
+            return "desktop" if "X11" in ua else "unknown"
     if agent.is_tablet:
         return "tablet"
     if agent.is_mobile:

@@ -1,12 +1,13 @@
 """The adapter that fills user-agents' UserAgent from ua-parser 1.x's Rust resolver."""
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
 import user_agents
 
-from app.rules.agents import FastUserAgent, read_device, read_platform
+from app.rules.agents import FastUserAgent, device_type, read_device, read_platform
 
 DATA = Path(__file__).parent.parent / "data"
 with (DATA / "user_agents.tsv").open(encoding="utf-8", newline="") as table:
@@ -51,6 +52,38 @@ def test_the_device_domain_is_resolved_only_when_needed():
     assert phone.is_mobile and phone.device.family == "iPhone"
 
 
+def redrawn(ua: str, seed: int) -> str:
+    """Return ua with its numbers changed (the same shape, a string the engine has not read)."""
+    return re.sub(r"\d+", lambda m: str((int(m.group(0)) * 7 + seed) % 10 ** len(m.group(0))), ua)
+
+
+SHAPES = [
+    # Device families user-agents counts: Kindle Fire HD, BlackBerry Playbook, Dell Streak.
+    "Mozilla/5.0 (Linux; U; Android 4.0.3; en-us; KFTT Build/IML74K) AppleWebKit/535.19 "
+    "(KHTML, like Gecko) Silk/3.4 Mobile Safari/535.19 Silk-Accelerated=true",
+    "Mozilla/5.0 (PlayBook; U; RIM Tablet OS 2.1.0; en-US) AppleWebKit/536.2+ "
+    "(KHTML, like Gecko) Version/7.2.1.0 Safari/536.2+",
+    "Mozilla/5.0 (Linux; U; Android 2.2; en-us; Dell Streak Build/FRF91) AppleWebKit/533.1 "
+    "(KHTML, like Gecko) Version/4.0 Mobile Safari/533.1",
+    "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148",
+]
+
+
+def test_device_type_is_the_same_without_the_device_domain_when_it_is_skipped():
+    """device_type skips the device domain only where its family cannot change the answer."""
+    differ, skipped = [], 0
+    for ua in [*AGENTS, *SHAPES, *(redrawn(ua, seed) for ua in AGENTS for seed in (1, 2))]:
+        full = FastUserAgent(ua)
+        assert full.device is not None  # read first: so device_type uses it
+        fast = FastUserAgent(ua)
+        if device_type(fast) != device_type(full):
+            differ.append(ua)
+        skipped += fast._device is None
+    assert differ == []
+    assert skipped > len(AGENTS)  # and it does skip
+
+
 @pytest.mark.parametrize(
     ("ua", "expected"),
     [
@@ -88,4 +121,24 @@ def test_each_domain_is_resolved_on_first_use():
     agent = platform._agent
     assert agent._os is None and agent._device is None
     assert (platform.os, platform.device) == ("unknown", "unknown")
-    assert agent._os is not None and agent._device is not None
+    # No device rule that names a family user-agents' is_tablet or is_mobile look at matches.
+    assert agent._os is not None and agent._device is None
+
+
+def test_browser_and_os_are_built_as_user_agents_builds_them():
+    from user_agents.parsers import parse_browser, parse_operating_system
+
+    from app.rules.agents import _parse_browser, _parse_operating_system
+
+    parts = [None, "", "0", "7", "10", "0a", "x", "1-2", " 3", "٣"]
+    for major in parts:
+        for minor in parts:
+            for patch in (None, "0", "5", "b"):
+                want = parse_browser("Chrome", major, minor, patch)
+                got = _parse_browser("Chrome", major, minor, patch)
+                assert (got, type(got)) == (want, type(want))
+                assert [type(part) for part in got.version] == [type(p) for p in want.version]
+                want = parse_operating_system("iOS", major, minor, patch, "9")
+                got = _parse_operating_system("iOS", major, minor, patch, "9")
+                assert (got, type(got)) == (want, type(want))
+                assert [type(part) for part in got.version] == [type(p) for p in want.version]

@@ -306,3 +306,23 @@ def test_networks_update_downloads_each_list_and_keeps_the_old_one_on_failure(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_geo_steps_answer_as_geoip2fast_lookup_does():
+    """The steps of geoip2fast's lookup taken directly give what its public lookup gives."""
+    pytest.importorskip("geoip2fast")
+    import random
+
+    from app.rules.networks import _geoip2fast, _geoip2fast_read
+
+    reader = _geoip2fast()
+    rng = random.Random(5)
+    ips = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(3000)]
+    ips += [":".join(f"{rng.randrange(1 << 16):x}" for _ in range(8)) for _ in range(1000)]
+    ips += ["2a01:111:f400::5", "8.8.8.8", "0.0.0.0", "255.255.255.255", "10.1.2.3", "::1"]
+    differ = []
+    for ip in ips:
+        found = reader.lookup(ip)
+        if _geoip2fast_read(reader, ip) != (found.country_code, found.asn_name, found.is_private):
+            differ.append(ip)
+    assert differ == []
