@@ -45,12 +45,10 @@ from app.store.engagement_counters import REBUILD  # noqa: E402
 # One campaign's messages in one statement: SQLite's recursive CTE makes the rows without
 # Python in the loop. random() decides each message's fate; the recipient number decides who is
 # an MPP user (n % 5 < 2) and who bounced (n % 33 == 0).
-FILL = """
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :count),
-  fate AS (SELECT i, abs(random()) % 100 AS roll FROM n)
+ROWS = """
 INSERT INTO messages (id, campaign_id, recipient, injected_at, tracked, state, human_opens,
   mpp_opens, human_clicks, delivery_status, bounce_type, opens)
-SELECT :campaign || '-' || i, :campaign, 'r' || i || '@example.com', :at, 1,
+SELECT :campaign || '-' || i, :campaign, 'r' || i || '@example.com', :at, {true},
   CASE WHEN i % 5 < 2 THEN (CASE WHEN roll < 3 THEN 'opened' ELSE 'unknown' END)
        WHEN roll < 25 THEN 'opened' ELSE 'not_opened' END,
   CASE WHEN i % 5 >= 2 AND roll < 25 THEN 1 WHEN i % 5 < 2 AND roll < 3 THEN 1 ELSE 0 END,
@@ -61,22 +59,15 @@ SELECT :campaign || '-' || i, :campaign, 'r' || i || '@example.com', :at, 1,
   CASE WHEN i % 5 < 2 OR roll < 25 THEN 1 ELSE 0 END
 FROM fate
 """
+FILL = (
+    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :count),\n"
+    "  fate AS (SELECT i, abs(random()) % 100 AS roll FROM n)" + ROWS.format(true="1")
+)
 # The same rows on PostgreSQL.
-FILL_PG = """
-WITH fate AS (SELECT i, floor(random() * 100)::int AS roll FROM generate_series(0, :count - 1) i)
-INSERT INTO messages (id, campaign_id, recipient, injected_at, tracked, state, human_opens,
-  mpp_opens, human_clicks, delivery_status, bounce_type, opens)
-SELECT :campaign || '-' || i, :campaign, 'r' || i || '@example.com', :at, TRUE,
-  CASE WHEN i % 5 < 2 THEN (CASE WHEN roll < 3 THEN 'opened' ELSE 'unknown' END)
-       WHEN roll < 25 THEN 'opened' ELSE 'not_opened' END,
-  CASE WHEN i % 5 >= 2 AND roll < 25 THEN 1 WHEN i % 5 < 2 AND roll < 3 THEN 1 ELSE 0 END,
-  CASE WHEN i % 5 < 2 THEN 1 ELSE 0 END,
-  CASE WHEN roll < 3 THEN 1 ELSE 0 END,
-  CASE WHEN i % 33 = 0 THEN 'bounced' ELSE 'delivered' END,
-  CASE WHEN i % 33 = 0 THEN 'hard' END,
-  CASE WHEN i % 5 < 2 OR roll < 25 THEN 1 ELSE 0 END
-FROM fate
-"""
+FILL_PG = (
+    "WITH fate AS (SELECT i, floor(random() * 100)::int AS roll "
+    "FROM generate_series(0, :count - 1) i)" + ROWS.format(true="TRUE")
+)
 # The inactive segment of some campaigns as it was read before the counters.
 GROUPED = """
 SELECT recipient || '' AS recipient, count(*), max(injected_at), sum(mpp_opens),

@@ -102,18 +102,19 @@ class OpenEvents:
         with self.db.write():
             messages = self._tracked_messages({event["message_id"] for event in events})
             new = self._new_events(events, messages)
+            # The rows of the messages this batch moves, as they were before it.
             before = {key: dict(messages[key]) for key in {e["message_id"] for e in new}}
-            was_opened = {key for key, m in messages.items() if m["state"] == "opened"}
             tally = counters.tally(new, messages)
             self._insert(new, messages)
             self._apply(tally, messages)
-            self.engagement.count_opens(before, {key: messages[key] for key in before}, new)
+            after = {key: messages[key] for key in before}
+            self.engagement.count_opens(before, after, new)
             count_both_opened(
                 self.db,
                 [
-                    messages[key]
-                    for key in sorted(tally.touched)
-                    if messages[key]["state"] == "opened" and key not in was_opened
+                    after[key]
+                    for key in sorted(after)
+                    if after[key]["state"] == "opened" and before[key]["state"] != "opened"
                 ],
             )
             stored = zip(new, tally.first_human, strict=True)

@@ -74,13 +74,11 @@ def record_fetches(
     # This process's own view of each fetch's network first: only a network not in a burst on
     # that alone needs what other processes and hosts saw (one query for all of them).
     noted = [bursts.note(line[3], line[1], line[2]) if bursts else None for line in lines]
-    fetched = [(truncate_ip(line[3]), line[1], line[2]) for line in lines] if bursts else []
-    fetched = [fetch for fetch in fetched if fetch[0] is not None]
-    asked = {
-        truncate_ip(line[3])
-        for line, note in zip(lines, noted, strict=True)
-        if isinstance(note, frozenset)
-    }
+    nets = [truncate_ip(line[3]) for line in lines] if bursts else [None] * len(lines)
+    fetched = [
+        (net, line[1], line[2]) for net, line in zip(nets, lines, strict=True) if net is not None
+    ]
+    asked = {net for net, note in zip(nets, noted, strict=True) if isinstance(note, frozenset)}
     elsewhere = shared_fetches(store, asked, min((at for _, _, at in fetched), default=0.0))
     events = []
     for n, line in enumerate(lines):
@@ -89,7 +87,7 @@ def record_fetches(
         since = round(timestamp - injected[message_id], 3)
         burst = False
         if bursts:
-            burst = bursts.joined(noted[n], elsewhere.get(truncate_ip(ip), NOWHERE))
+            burst = bursts.joined(noted[n], elsewhere.get(nets[n], NOWHERE))
         fetch = Fetch(
             user_agent=user_agent,
             ip=ip,
