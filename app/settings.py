@@ -69,6 +69,12 @@ SETTINGS: dict[str, tuple[object, str]] = {
         0.05,
         "How often each web worker moves recorded pixel fetches from its spool into the database.",
     ),
+    "INGEST_NICE": (
+        10,
+        "How much `opentrack ingest` lowers its CPU priority (0-19, as `nice`): under load the "
+        "web workers answer first and the ingester stores what they spooled in the CPU they "
+        "leave.",
+    ),
     "DASHBOARD_TIME_ZONE": (
         "UTC",
         "The IANA time zone the dashboard's charts show clock times in (`Europe/Berlin`); a "
@@ -130,6 +136,7 @@ KINDS = {
     "MAX_BATCH": int,
     "SCANNER_WINDOW_SECONDS": float,
     "FLUSH_SECONDS": float,
+    "INGEST_NICE": int,
     "RETENTION_DAYS": float,
     "WEBHOOK_TIMEOUT_SECONDS": float,
     "WEBHOOK_RETRY_HOURS": float,
@@ -139,6 +146,8 @@ KINDS = {
     "SESSION_COOKIE_SECURE": bool,
     "SUPPRESS_BOUNCES": bool,
 }
+# Upper bounds of the number settings that have one.
+LARGEST = {"INGEST_NICE": 19}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -169,4 +178,6 @@ def _parse(name: str, value: object, kind: type) -> object:
     # NaN is the one value not equal to itself.
     if number < 0 or number != number:
         raise ValueError(f"OPENTRACK_{name} must be a number of at least 0, not {value!r}")
+    if number > LARGEST.get(name, number):
+        raise ValueError(f"OPENTRACK_{name} must be at most {LARGEST[name]}, not {value!r}")
     return number

@@ -31,10 +31,13 @@ req/s over the baseline's (target >= 1.2 for `one` and `mix`, >= 1.0 for `unique
 (target < 20 ms at 64 connections), and how long after the load's end the backlog (fetches
 answered but not yet stored) took to empty (target < 5 s). At the end it stops the server with
 SIGTERM, runs `opentrack flush`, and compares each mode's stored opens with its 200s: `lost`
-must be 0. Gunicorn's sync workers close the connection after every response whatever the client
-asks, so by default each request opens a new connection and says `Connection: close`;
---keep-alive asks to reuse them. Exits 1 when an open is lost, a request failed or anything but
-200 came back.
+must be 0. Server CPU per request counts gunicorn's master and workers and the ingester
+beside them (its share in a column of its own); for a pixel mode it runs from the load's start
+until the mode's backlog is stored, so that the fetches the ingester stores after the load
+(it runs at a lower priority) are paid for. Gunicorn's sync workers close the connection after
+every response whatever the client asks, so by default each request opens a new connection and
+says `Connection: close`; --keep-alive asks to reuse them. Exits 1 when an open is lost, a
+request failed or anything but 200 came back.
 """
 
 import argparse
@@ -357,7 +360,7 @@ def run_phase(pool, server, paths, seconds: float, args, mode: str, mix: list[st
         for i, n in enumerate(share)
         if n
     ]
-    cpu_before = server.cpu_seconds()
+    cpu_before, ingest_before = server.cpu_seconds(), server.others_cpu_seconds()
     parts = pool.starmap(load, jobs)
     phase = {"errors": 0, "statuses": {}, "latencies": [], "client_cpu": 0.0}
     for part in parts:
@@ -376,6 +379,8 @@ def run_phase(pool, server, paths, seconds: float, args, mode: str, mix: list[st
         n for status, n in phase["statuses"].items() if status != 200
     )
     phase["cpu"] = server.cpu_seconds() - cpu_before
+    phase["ingest_cpu"] = server.others_cpu_seconds() - ingest_before
+    phase["cpu_from"] = (cpu_before, ingest_before)
     return phase
 
 
@@ -432,9 +437,11 @@ class Wrk:
             str(threads),
         ]
         cpu_before, children_before = server.cpu_seconds(), os.times()
+        ingest_before = server.others_cpu_seconds()
         result = subprocess.run(command, capture_output=True, text=True)
         children = os.times()
         cpu = server.cpu_seconds() - cpu_before
+        ingest_cpu = server.others_cpu_seconds() - ingest_before
         lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
         if result.returncode != 0 or not lines:
             raise SystemExit(f"wrk failed ({result.returncode}):\n{result.stdout}{result.stderr}")
@@ -452,6 +459,8 @@ class Wrk:
             "p50": found["p50_us"] / 1e6,
             "p99": found["p99_us"] / 1e6,
             "cpu": cpu,
+            "ingest_cpu": ingest_cpu,
+            "cpu_from": (cpu_before, ingest_before),
             "client_cpu": children.children_user
             + children.children_system
             - children_before.children_user
@@ -499,6 +508,7 @@ def table_row(name: str, phase: dict, bare_rps: float | None) -> list:
         f"{phase['p50'] * 1000:.1f}",
         f"{phase['p99'] * 1000:.1f}",
         f"{phase['cpu'] / count * 1000:.3f}",
+        f"{phase['ingest_cpu'] / count * 1000:.3f}",
         f"{phase['client_cpu'] / count * 1000:.3f}",
         phase["failed"],
         phase["lost"] if pixel else "",
@@ -612,6 +622,11 @@ def main() -> int:
                 phase["stored_live"], phase["drain"] = wait_for_backlog(
                     server, f"bench-{mode}", answered, phase["ended"]
                 )
+                # The CPU a recorded fetch costs includes storing it, also when the ingester
+                # stores the backlog after the load (it yields to the web workers meanwhile).
+                cpu_before, ingest_before = phase["cpu_from"]
+                phase["cpu"] = server.cpu_seconds() - cpu_before
+                phase["ingest_cpu"] = server.others_cpu_seconds() - ingest_before
             bare.append(run(["/bare.gif"], args.seconds, "mix"))
         exit_code = server.stop()
         flushed = server.cli("flush").stderr.strip()
@@ -644,6 +659,7 @@ def main() -> int:
         "p50 ms",
         "p99 ms",
         "server CPU ms/req",
+        "of it ingester",
         "load CPU ms/req",
         "failed",
         "lost",

@@ -233,22 +233,20 @@ class Server:
                 return None
             raise
 
-    def cpu_seconds(self) -> float:
-        """Return the CPU seconds used so far by gunicorn's master and its live workers."""
+    def cpu_seconds(self, others: bool = True) -> float:
+        """Return the CPU seconds used so far by gunicorn's master and its live workers, and
+        by the processes beside it unless others is False."""
         pid = self.proc.pid
         try:
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:  # not Linux, or a kernel without that file
             return float("nan")
-        ticks = 0
-        others = [other.pid for other in self.others if other.poll() is None]
-        for each in [pid, *children, *others]:
-            try:
-                fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+        beside = [other.pid for other in self.others if other.poll() is None] if others else []
+        return sum(_cpu_of(each) for each in [pid, *children, *beside])
+
+    def others_cpu_seconds(self) -> float:
+        """Return the CPU seconds used so far by the live processes beside gunicorn."""
+        return sum(_cpu_of(other.pid) for other in self.others if other.poll() is None)
 
     def log_tail(self, lines: int = 30) -> str:
         """Return the end of gunicorn's log."""
@@ -265,3 +263,12 @@ class Server:
             if getattr(self, "log", None):
                 self.log.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _cpu_of(pid: int) -> float:
+    """Return the CPU seconds (user and system) a live process has used, 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime

@@ -1,6 +1,7 @@
 """The `opentrack ingest` command: the host's single writer of its spool folder."""
 
 import logging
+import os
 import signal
 import threading
 
@@ -37,6 +38,19 @@ def ingest_command(once: bool, wait: float) -> None:
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    lower_priority(config["INGEST_NICE"])
     click.echo(f"Opentrack ingest waiting for the lease of {config['SPOOL_DIR']}", err=True)
     ingester.run(stop, ready=lambda: click.echo("Opentrack ingest holds the lease", err=True))
     click.echo(f"Opentrack ingest stopped ({ingester.stored} lines stored)", err=True)
+
+
+def lower_priority(increment: int) -> None:
+    """Lower this process's CPU priority by increment (as `nice`), when it is above 0.
+
+    While every core is busy, the kernel then runs the web workers first: the pixel answers at
+    the speed it has without recording, and the fetches wait in their spools (on disk, in
+    order) until the ingester gets the CPU the workers leave, in larger and so cheaper
+    batches. Past 19, the kernel's lowest priority, is refused when the settings are read.
+    """
+    if increment > 0:
+        os.nice(increment)
