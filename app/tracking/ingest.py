@@ -29,8 +29,15 @@ POLL_SECONDS = 0.02
 # batch gathers what some hundred milliseconds bring (each batch has a fixed cost: its
 # queries and its commit) instead of the few lines that came in while the last one was stored.
 GATHER_SECONDS = 0.1
-# At most this much of one file is read a round, so that a round's batch stays bounded.
-READ_BYTES = 4 * 1024 * 1024
+# At most this much is read a round, shared among the files that have new lines, so that a
+# batch (one transaction, holding SQLite's write lock) stays bounded: about 3,000 fetches,
+# a few tenths of a second, also when the ingester works through a backlog it let build up
+# while it yielded the CPU to the web workers. Past a few thousand a batch, a fetch costs no
+# less to store (scripts/bench_writer.py --batch).
+ROUND_BYTES = 1024 * 1024
+# Each file gets at least this much of a round, however many files there are: many whole
+# lines, as a spool line is at most a few KiB (spool.MAX_USER_AGENT and MAX_HEADER cut it).
+FILE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -106,16 +113,15 @@ class Ingester:
             os.close(self.files.pop(name).fd)
         batch, moves = [], []
         self.behind = False
+        spools = []
         for name in sorted(names):
             path = os.path.join(self.spool_dir, name)
             if name.endswith(".spool.new"):
                 remove_if_abandoned(path)
-                continue
-            if not name.endswith(".spool"):
-                continue
-            spool = self._open(name, path)
-            if spool is None:
-                continue
+            elif name.endswith(".spool") and (spool := self._open(name, path)) is not None:
+                spools.append((name, path, spool))
+        share = max(FILE_BYTES, ROUND_BYTES // max(1, len(spools)))
+        for name, path, spool in spools:
             if not spool.finished:
                 try:
                     fcntl.flock(spool.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -123,12 +129,12 @@ class Ingester:
                 except BlockingIOError:
                     pass
             # Read after the lock test: a finished file's last lines are all there by now.
-            data = os.pread(spool.fd, READ_BYTES, spool.offset)
+            data = os.pread(spool.fd, share, spool.offset)
             end = data.rfind(b"\n") + 1
             if end:
                 batch += parse_lines(data[:end], path)
-            done = spool.finished and len(data) < READ_BYTES
-            self.behind = self.behind or len(data) == READ_BYTES
+            done = spool.finished and len(data) < share
+            self.behind = self.behind or len(data) == share
             moves.append((name, path, spool, end, done))
         if batch:
             self.store_batch(batch)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.tracking.ingest import Ingester, drain_once
+from app.tracking.ingest import ROUND_BYTES, Ingester, drain_once
 from app.tracking.lease import Lease
 from app.tracking.recorder import Recorder
 
@@ -115,3 +115,26 @@ def test_drain_once_refuses_when_another_ingester_holds_the_lease(tmp_path):
         raise AssertionError("drain_once ran beside another ingester")
     holder.release()
     assert drain_once(Ingester(spool, lambda batch: None), threading.Event(), 1) == 0
+
+
+def test_a_backlog_is_stored_in_bounded_batches_sharing_each_round_among_files(tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    # Three dead processes' files, together several rounds' worth of lines.
+    text = {f"9999{n}-dead.spool": "" for n in range(3)}
+    for n in range(30_000):
+        text[f"9999{n % 3}-dead.spool"] += json.dumps(line(f"k{n}")) + "\n"
+    for name, lines in text.items():
+        (spool / name).write_text(lines)
+    batches = []
+    ingester = Ingester(str(spool), batches.append)
+    while ingester.run_once():
+        pass
+    ingester.close()
+    assert sorted(keys(sum(batches, []))) == sorted(f"k{n}" for n in range(30_000))
+    assert len(batches) > 1
+    # No batch is larger than a round's bytes; every file has its share of each round.
+    shortest = len(json.dumps(line("k0"))) + 1
+    assert max(map(len, batches)) <= ROUND_BYTES // shortest
+    assert {int(entry[0][1:]) % 3 for entry in batches[0]} == {0, 1, 2}
+    assert not list(spool.glob("*.spool"))
