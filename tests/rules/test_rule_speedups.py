@@ -57,3 +57,19 @@ def test_possessive_tokens_are_the_greedy_ones():
     texts = LOWER + _fuzz("ab9-_.! /x", seed=3)
     assert bots._TOKENS.pattern != plain.pattern
     assert _findall(bots._TOKENS, texts) == _findall(plain, texts)
+
+
+def test_platform_or_browser_words_are_found_alike_in_lower_case():
+    """The lower-case pattern on a lower-cased ASCII user agent finds what the flag finds."""
+    texts = (
+        AGENTS
+        + [ua.upper() for ua in AGENTS]
+        + _fuzz("iPhonAdrWwsMcLux TVCfSaOpKzBMIDPLWNHG/", count=20_000, seed=4)
+        # Not ASCII: the flag's own pattern is asked (the Kelvin sign folds to k).
+        + ["\u212aaiOS", "Mac OS \u212a", "ſafari"]
+    )
+    for text in texts:
+        want = bots._PLATFORM_OR_BROWSER.search(text) is not None
+        assert bots.names_platform_or_browser(text) == want, text
+    ascii_found = sum(bots.names_platform_or_browser(t) for t in texts if t.isascii())
+    assert ascii_found > len(AGENTS)  # the words are found, not only missed
