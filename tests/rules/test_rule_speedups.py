@@ -26,6 +26,11 @@ def _fuzz(alphabet: str, count: int = 30_000, seed: int = 9) -> list[str]:
     return ["".join(rng.choices(alphabet, k=rng.randrange(1, 40))) for _ in range(count)]
 
 
+def _pieces(pieces: tuple[str, ...], count: int = 30_000, seed: int = 9) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choices(pieces, k=rng.randrange(1, 12))) for _ in range(count)]
+
+
 def _matches(pattern: re.Pattern[str], texts: list[str]) -> list:
     return [(m.span(), m.groups()) if (m := pattern.search(t)) else None for t in texts]
 
@@ -73,3 +78,34 @@ def test_platform_or_browser_words_are_found_alike_in_lower_case():
         assert bots.names_platform_or_browser(text) == want, text
     ascii_found = sum(bots.names_platform_or_browser(t) for t in texts if t.isascii())
     assert ascii_found > len(AGENTS)  # the words are found, not only missed
+
+
+def test_the_placeholder_pattern_finds_what_its_plain_form_finds():
+    plain = re.compile(r"(?:firefox|chrome|gecko|applewebkit|safari)/[a-z]+(?:\s|$)")
+    texts = (
+        LOWER
+        + ["mozilla/5.0 firefox/firefoxversion", "chrome/x gecko/", "safari/abc\tx", "/abc "]
+        + _pieces(("firefox", "chrome", "gecko", "safari", "/", "x", "12", " ", "\t"), seed=5)
+    )
+    assert [bool(bots._PLACEHOLDER.search(t)) for t in texts] == [
+        bool(plain.search(t)) for t in texts
+    ]
+    assert sum(bool(plain.search(t)) for t in texts) > 100
+
+
+def test_the_bot_word_screen_is_true_wherever_the_pattern_matches():
+    """The Rust screen may say yes where the pattern finds nothing, never the other way."""
+    screen = bots._BOT_WORDS_SCREEN
+    assert screen is not None
+    words = [w for text in bots._BOT_WORD_TEXTS for w in re.findall(r"[a-z]{2,}", text)]
+    texts = (
+        LOWER
+        + [t.replace(" ", "") for t in LOWER]
+        + _pieces((*words, " ", "_", "-", "/", "x", "9", "é", "\u0301", "²", "-user/", "٣"))
+    )
+    found = [t for t in texts if bots._BOT_WORDS.search(t)]
+    assert len(found) > 10_000
+    assert [t for t in found if screen(t) is None] == []
+    # And it does screen: most browsers' user agents have none of the words.
+    browsers = [row.lower() for row in AGENTS if "Mozilla/5.0 (" in row]
+    assert sum(screen(t) is None for t in browsers) > len(browsers) / 2
