@@ -202,27 +202,35 @@ class Platform:
     (a bare shape no browser sends) never resolves the OS or the device.
     """
 
+    __slots__ = ("_agent", "_hidden", "_os", "_device")
+
     def __init__(self, agent: FastUserAgent) -> None:
         self._agent = agent
         ua = agent.ua_string
         # CFNetwork without a desktop architecture: iOS or macOS, and the device unknown.
         self._hidden = "CFNetwork/" in ua and not _DARWIN_DESKTOP.search(ua)
+        self._os: str | None = None
+        self._device: str | None = None
 
-    @_once
+    @property
     def browser(self) -> str:
         return self._agent.browser.family
 
-    @_once
+    @property
     def browser_version(self) -> str | None:
         return self._agent.browser.version_string or None
 
-    @_once
+    @property
     def os(self) -> str:
-        return "unknown" if self._hidden else os_name(self._agent.os.family)
+        if self._os is None:
+            self._os = "unknown" if self._hidden else os_name(self._agent.os.family)
+        return self._os
 
-    @_once
+    @property
     def device(self) -> str:
-        return "unknown" if self._hidden else device_type(self._agent)
+        if self._device is None:
+            self._device = "unknown" if self._hidden else device_type(self._agent)
+        return self._device
 
     def __repr__(self) -> str:
         return (
