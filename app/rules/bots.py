@@ -102,9 +102,9 @@ def _one_pattern(*texts: str, flags: int = 0) -> re.Pattern[str]:
     )
 
 
-# What a loosened alternative may hold: lower-case ASCII text, `\x20`, classes of those, `(?:`
-# groups, `|` and `?`.
-_LOOSE_SYNTAX = re.compile(r"(?:[a-z0-9/_;.:!-]|\\x20|\[[a-z0-9/_;\\x-]+\]|\(\?:|[|)?])+")
+# What a loosened alternative may hold: lower-case ASCII text, `\x20`, `\.`, `\[`, `\]`,
+# classes of those, `(?:` groups, `|` and `?`.
+_LOOSE_SYNTAX = re.compile(r"(?:[a-z0-9/_;.:!-]|\\x20|\\[.\[\]]|\[[a-z0-9/_;\\x-]+\]|\(\?:|[|)?])+")
 
 
 def _loose_screen(*texts: str):  # noqa: ANN202 - a Rust extractor's method, or None
@@ -175,6 +175,10 @@ _DESKTOP_TAIL = re.compile(
     r".*Safari/[\d.]+;? \(?(?!SteamDeck)[A-Z][A-Za-z]*[a-z][A-Za-z]*(?:[- ][A-Z][A-Za-z]+)?\)?$"
 )
 _MAIL = re.compile(r"[\w.+-]@[a-z][\w-]*\.[a-z]{2,}")
+# One screen for the two above (`_loose_screen`), asked of the whole lower-cased user agent:
+# loosened, neither can match a space, so a domain found outside the device comment (the text
+# with the comment cut out and a space in its place) lies in the whole text too.
+_ADDRESS_SCREEN = _loose_screen(_URL.pattern, _DOMAIN.pattern)
 # A `compatible` comment that is not MSIE's (or an old browser's that copied it).
 _COMPATIBLE = re.compile(
     r"\(compatible(?:;|\))(?!\s*(?:U;|MSIE ?\d|(?:IEMobile|Konqueror|Opera|Windows|ms-office|"
@@ -271,10 +275,11 @@ def bot_evidence(
                 at = lower.find(token)
                 name = ua[at : at + len(token)]
                 return f"the product token of a known crawler, tool or HTTP library ({name})", name
+    address = _ADDRESS_SCREEN is None or _ADDRESS_SCREEN(lower) is not None
     if (
-        _URL.search(lower)
+        (address and _URL.search(lower))
         or ("@" in lower and _MAIL.search(lower))
-        or ("." in outside and _DOMAIN.search(outside))
+        or (address and "." in outside and _DOMAIN.search(outside))
     ):
         return "a URL, a domain name or an e-mail address in the user agent", None
     if "${" in ua:

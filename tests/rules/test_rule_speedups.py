@@ -109,3 +109,38 @@ def test_the_bot_word_screen_is_true_wherever_the_pattern_matches():
     # And it does screen: most browsers' user agents have none of the words.
     browsers = [row.lower() for row in AGENTS if "Mozilla/5.0 (" in row]
     assert sum(screen(t) is None for t in browsers) > len(browsers) / 2
+
+
+def test_bot_evidence_is_the_same_without_the_rust_screens(monkeypatch):
+    """Each screen only skips searches that would find nothing."""
+    pieces = (
+        "Mozilla/5.0 ",
+        "(Linux; Android 13; Phone ",
+        ")",
+        " (compatible; ",
+        "www.",
+        "http:",
+        "example",
+        ".com",
+        ".de/",
+        ".co",
+        ".",
+        "a1-",
+        "/",
+        " ",
+        "bot",
+        "Spider",
+        "feed",
+        "-User/1",
+        "Google-Read",
+        "[at]",
+        "x@mail.io",
+        "é",
+    )
+    texts = AGENTS + _pieces(pieces, count=20_000, seed=6)
+    screened = [bots.bot_evidence(text) for text in texts]
+    monkeypatch.setattr(bots, "_ADDRESS_SCREEN", None)
+    monkeypatch.setattr(bots, "_BOT_WORDS_SCREEN", None)
+    plain = [bots.bot_evidence(text) for text in texts]
+    assert screened == plain
+    assert sum(found is not None for found in plain) > 10_000
