@@ -298,7 +298,8 @@ def _screen(names: frozenset[str]) -> Callable[[str], Any] | None:
     if copied:
         # Families are compared case-sensitively, and a capture keeps the user agent's case.
         # Letters, digits, spaces and hyphens only: none is special to either engine.
-        assert all(re.fullmatch(r"[\w -]+", name) for name in names), names
+        if not all(re.fullmatch(r"[\w -]+", name) for name in names):
+            raise ValueError(f"device family names the screen cannot take as text: {names}")
         fields.insert(0, ("|".join(sorted(names)), None, "named", None, None))
     return DeviceExtractor(fields).extract
 

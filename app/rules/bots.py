@@ -108,9 +108,10 @@ _LOOSE_SYNTAX = re.compile(r"(?:[a-z0-9/_;.:!-]|\\x20|\\[.\[\]]|\[[a-z0-9/_;\\x-
 
 
 def _loose_screen(*texts: str):  # noqa: ANN202 - a Rust extractor's method, or None
-    r"""Return a fast test that is true wherever `_one_pattern(*texts)` could match, or None.
+    r"""Return a fast test that is true wherever the patterns could match, or None.
 
-    For patterns asked of nearly every user agent and seldom matching (a browser has no bot
+    texts: patterns, or whitespace-separated alternatives as `_one_pattern` takes them. For
+    patterns asked of nearly every user agent and seldom matching (a browser has no bot
     word): each alternative loosened so that it matches wherever it did, and maybe more
     often (its lookarounds and word boundaries dropped, `\d` made any character), then all
     of them compiled by the Rust regex engine that ua-parser-rs carries (one of its
