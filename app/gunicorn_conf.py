@@ -8,7 +8,7 @@ command line still says the workers and the address. Three things are set here:
   reach the app, which answers the GIF, rather than gunicorn answering 414 or 431.
 - The geo data is loaded once, in the master, before any worker is forked, so the workers
   share its pages instead of each reading ~100 MB and stalling its first open
-  (``rules.networks.load_geo``).
+  (``rules.networks.load_geo``); the classifier's one-time work too (``rules.classify.warm_up``).
 - A worker dies with its master: after a kill -9 of the master, each worker is sent SIGTERM
   by the kernel, finishes the request in its hands and exits, so the port is free for the
   next master at once (instead of orphans holding it until they notice, some 15 s later).
@@ -35,11 +35,16 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def on_starting(server) -> None:
-    """Load the geo data in the master, before the workers are forked, so they share it."""
+    """Load the geo data and warm the classifier in the master, before the workers are forked,
+    so they share both (each worker's writer thread classifies what its worker spools while no
+    ingester runs)."""
+    from app.rules.classify import warm_up
     from app.rules.networks import load_geo
 
     seconds = load_geo(os.environ.get("OPENTRACK_GEOIP_MMDB", ""))
     server.log.info("geo data loaded in the master in %.2f s, shared by the workers", seconds)
+    seconds = warm_up()
+    server.log.info("classifier warmed in the master in %.2f s, shared by the workers", seconds)
 
 
 def die_with_master(master_pid: int) -> bool:

@@ -15,14 +15,13 @@ import orjson
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.rules.classify import Fetch, Verdict, classify
+from app.rules.classify import Fetch, Verdict, classify, warm_up
 from app.rules.network_sources import BUILTIN_SCANNER_RANGES, SOURCES
 from app.rules.networks import (
     Networks,
     fetch_sources,
     load_cached,
     load_dir,
-    load_geo,
     networks_dir,
     networks_for,
 )
@@ -99,10 +98,12 @@ def classify_command(window: float | None) -> None:
     if window is None:
         window = float(current_app.config.get("SCANNER_WINDOW_SECONDS", 60))
     networks = get_networks()
-    # Load the geo data now, as a long-lived process should: loaded, it is frozen out of the
-    # garbage collector's passes, which otherwise walk its ~100 MB of tables again and again
-    # while the memo of user agents grows (measured: a quarter of an unseen line's time).
-    load_geo(networks.mmdb_paths)
+    # Do the classifier's one-time work now (ua-parser's resolver, the device screens, the geo
+    # data), as a long-lived process should: the first lines do not pay for it, and the geo
+    # data is frozen out of the garbage collector's passes, which otherwise walk its ~100 MB
+    # of tables again and again while the memo of user agents grows (measured: a quarter of
+    # an unseen line's time).
+    warm_up(networks)
     # A line leaves few cycles (its Fetch and Verdict are freed by reference counting), yet
     # allocates enough containers to start a young-generation pass every few lines at the
     # default threshold of 700: ten thousand takes the collector's share of a never-seen line

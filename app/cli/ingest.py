@@ -9,6 +9,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.rules.classify import warm_up
+from app.rules.networks import networks_for
 from app.services import current
 from app.tracking import make_writer
 from app.tracking.ingest import Ingester, drain_once
@@ -27,6 +29,8 @@ def ingest_command(once: bool, wait: float) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = current_app.config
     writer = make_writer(config, current_app.instance_path, current().store)
+    # The classifier's one-time work (ua-parser's resolver, the geo data) before the first batch.
+    warm_up(networks_for(current_app.instance_path, config))
     ingester = Ingester(config["SPOOL_DIR"], writer.store_batch)
     stop = threading.Event()
     if once:

@@ -96,17 +96,18 @@ def _extractors() -> tuple[Callable[[str], Any], Callable[[str], Any], Callable[
 def _version(major: Any, minor: Any, patch: Any) -> tuple[tuple, str]:
     """Return user-agents' `parse_version(major, minor, patch)` and its version string.
 
-    The same steps in one expression (each part made an int when it is all digits, the
-    parts that are None left out, joined by dots), a third of user-agents' time, which
-    calls a function per part and a lambda per filter step: tests/rules/test_agents.py
-    compares the two on every kind of part.
+    The same steps in one loop (each part made an int when it is all digits, the parts that
+    are None left out, joined by dots), a third of user-agents' time, which calls a function
+    per part and a lambda per filter step (a loop, not a generator: a generator's frame costs
+    more than the three steps): tests/rules/test_agents.py compares the two on every kind of
+    part.
     """
-    version = tuple(
-        int(part) if isinstance(part, str) and part.isdigit() else part
-        for part in (major, minor, patch)
-        if part is not None
-    )
-    return version, ".".join([str(part) for part in version])
+    parts = []
+    for part in (major, minor, patch):
+        if part is not None:
+            parts.append(int(part) if isinstance(part, str) and part.isdigit() else part)
+    version = tuple(parts)
+    return version, ".".join(map(str, version))
 
 
 def _parse_browser(family: str, major: Any = None, minor: Any = None, patch: Any = None) -> Any:
@@ -129,6 +130,32 @@ _NO_BROWSER = parse_browser("Other")
 _NO_DEVICE = parse_device("Other", None, None)
 
 
+class _once:
+    """A read-once attribute: its function runs on the first read, and the result is kept.
+
+    Like `functools.cached_property` without its lock (Python 3.11's takes one at every first
+    read): a descriptor with `__get__` alone, so once the result sits in the instance's
+    `__dict__`, later reads find it there as a plain attribute, where a `property` would run
+    its code at every read (user-agents' `is_mobile` reads `os.family` up to five times).
+    """
+
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.function(instance)
+        return value
+
+
+def resolved(instance: Any, name: str) -> bool:
+    """Return whether a read-once attribute of instance has been read."""
+    return name in instance.__dict__
+
+
 class FastUserAgent(UserAgent):
     """user-agents' `UserAgent`, filled by ua-parser 1.x's Rust resolver, one domain at a time.
 
@@ -140,47 +167,32 @@ class FastUserAgent(UserAgent):
     `UserAgent` reads what it reads after `user_agents.parse` (on the labelled table, all
     the same but ten bots that the Rust engine's device rules name `Spider`, where the
     pure-Python engines name no device: tests/rules/test_agents.py). Each domain (`browser`,
-    `os`, `device`) is resolved on its first use, so an answer that reads only the OS
-    (`is_pc`) never pays for the device, the costliest domain (about twice the browser's
+    `os`, `device`) is resolved on its first read (`_once`), so an answer that reads only the
+    OS (`is_pc`) never pays for the device, the costliest domain (about twice the browser's
     time), nor a verdict that needs only the browser for the others.
     """
 
     def __init__(self, user_agent_string: str) -> None:
         self.ua_string = user_agent_string
-        self._browser = None
-        self._os = None
-        self._device = None
 
-    @property
+    @_once
     def browser(self):
-        if self._browser is None:
-            found = _extractors()[0](self.ua_string)
-            self._browser = (
-                _browser_of(found.family, found.major, found.minor, found.patch)
-                if found
-                else _NO_BROWSER
-            )
-        return self._browser
+        found = _extractors()[0](self.ua_string)
+        if found is None:
+            return _NO_BROWSER
+        return _browser_of(found.family, found.major, found.minor, found.patch)
 
-    @property
+    @_once
     def os(self):
-        if self._os is None:
-            found = _extractors()[1](self.ua_string)
-            self._os = (
-                _os_of(found.family, found.major, found.minor, found.patch, found.patch_minor)
-                if found
-                else _NO_OS
-            )
-        return self._os
+        found = _extractors()[1](self.ua_string)
+        if found is None:
+            return _NO_OS
+        return _os_of(found.family, found.major, found.minor, found.patch, found.patch_minor)
 
-    @property
+    @_once
     def device(self):
-        if self._device is None:
-            found = _extractors()[2](self.ua_string)
-            self._device = (
-                _device_of(found.family, found.brand, found.model) if found else _NO_DEVICE
-            )
-        return self._device
+        found = _extractors()[2](self.ua_string)
+        return _NO_DEVICE if found is None else _device_of(found.family, found.brand, found.model)
 
 
 class Platform:
@@ -263,15 +275,17 @@ def _could_make(family: str, names: frozenset[str]) -> bool:
 
 
 @lru_cache(maxsize=2)
-def _screen(names: frozenset[str]) -> tuple[Callable[[str], Any], Callable[[str], Any]] | None:
+def _screen(names: frozenset[str]) -> Callable[[str], Any] | None:
     """Return a test of whether uap-core's device rules could name one of names for a user agent.
 
     The device domain answers with the family of its first matching rule, so a family in names
     needs some rule that can give one to match: a rule whose family is one of them or a
     template that could become one (a Rust extractor over only those rules, in their order),
     or a rule whose family is its capture alone (`$1`), which copies text of the user agent,
-    so the user agent contains the name. When neither can, the family is not in names. None
-    on the pure-Python engine (no screen: the device is read).
+    so the user agent contains the name. When neither can, the family is not in names. The
+    test is one Rust extractor: the names themselves as a first rule (plain text, which both
+    engines match alike), then those rules; it answers a match or None. None on the
+    pure-Python engine (no screen: the device is read).
     """
     try:
         from ua_parser_rs import DeviceExtractor
@@ -281,18 +295,19 @@ def _screen(names: frozenset[str]) -> tuple[Callable[[str], Any], Callable[[str]
     copied = [rule for rule in rules if re.fullmatch(r"\s*\$\d\s*", rule.family)]
     made = [rule for rule in rules if rule not in copied and _could_make(rule.family, names)]
     fields = [(r.regex, r.regex_flag, r.family, r.brand, r.model) for r in made]
-    # Families are compared case-sensitively, and a capture keeps the user agent's case.
-    named = re.compile("|".join(map(re.escape, sorted(names))) if copied else "(?!)").search
-    return named, DeviceExtractor(fields).extract
+    if copied:
+        # Families are compared case-sensitively, and a capture keeps the user agent's case.
+        # Letters, digits, spaces and hyphens only: none is special to either engine.
+        if not all(re.fullmatch(r"[\w -]+", name) for name in names):
+            raise ValueError(f"device family names the screen cannot take as text: {names}")
+        fields.insert(0, ("|".join(sorted(names)), None, "named", None, None))
+    return DeviceExtractor(fields).extract
 
 
 def _may_name(ua: str, names: frozenset[str]) -> bool:
     """Return whether the device domain could name one of names for ua (True when unsure)."""
     screen = _screen(names)
-    if screen is None:
-        return True
-    named, extract = screen
-    return named(ua) is not None or extract(ua) is not None
+    return screen is None or screen(ua) is not None
 
 
 class _Untyped(UserAgent):
@@ -305,11 +320,11 @@ class _Untyped(UserAgent):
         self._agent = agent
         self.ua_string = agent.ua_string
 
-    @property
+    @_once
     def browser(self):
         return self._agent.browser
 
-    @property
+    @_once
     def os(self):
         return self._agent.os
 
@@ -322,7 +337,7 @@ def device_type(agent: UserAgent) -> str:
     ua = agent.ua_string
     if "Android" in ua and not ua.startswith("Mozilla/"):
         return "phone" if _MOBILE.search(ua) else "unknown"
-    if isinstance(agent, FastUserAgent) and agent._device is None:
+    if isinstance(agent, FastUserAgent) and not resolved(agent, "device"):
         # The device domain costs more than the browser and OS together, and its family
         # counts only when it is one of _TYPED: is_tablet and is_mobile are each the OR of
         # a test of the family and tests of the rest, so without the family they can only

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from app.rules.mail_clients import Client, android_app, identify
-from app.rules.networks import Match, Networks, lookup_geo
+from app.rules.networks import Match, Networks, load_geo, lookup_geo
 
 PROXY_REASONS = {
     "gmail_proxy": "Gmail's image proxy (GoogleImageProxy) fetches when a person views the "
@@ -261,3 +263,50 @@ def classify(
     elif source == "scanner" and match is not None and match.kind == "scanner":
         name, version, os, device = match.owner, None, "unknown", "unknown"
     return Verdict(name, version, os, device, verdict, source, reason, country, asn)
+
+
+# Common shapes (a desktop and a phone browser, Apple Mail on iOS, an Android tablet, Outlook,
+# a crawler, an HTTP library), judged once by `warm_up` only to run each code path; what they
+# are judged does not matter, and their answers are not kept.
+WARM_UP_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+    "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17126; Pro)",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "curl/8.4.0",
+)
+
+
+def warm_up(networks: Networks | None = None) -> float:
+    """Do the classifier's one-time work now; return the seconds it took.
+
+    Call it once at the start of a long-lived process that classifies (`opentrack classify`,
+    `opentrack ingest`, gunicorn's master before it forks the workers whose writer threads
+    classify), so that the first fetches are not the ones that pay for it: ua-parser's Rust
+    resolver and its three extractors (a few hundred milliseconds), the two device-family
+    screens of `agents.device_type`, and the geo data (`networks.load_geo`, which also moves
+    what was loaded out of the garbage collector's passes). A few common shapes are then
+    judged to run each path once; their answers are dropped from the memos.
+    """
+    from app.rules import agents
+
+    started = time.perf_counter()
+    for extract in agents._extractors():
+        extract(WARM_UP_AGENTS[0])
+    for names in (agents._TABLETS, agents._TYPED):
+        agents._may_name(WARM_UP_AGENTS[0], names)
+    load_geo(networks.mmdb_paths if networks is not None else ())
+    for number, agent in enumerate(WARM_UP_AGENTS):
+        fetch = Fetch(agent, ip=f"192.0.2.{number + 1}", seconds_since_send=3600)
+        classify(fetch, networks)
+    identify.cache_clear()
+    lookup_geo.cache_clear()
+    gc.collect()
+    gc.freeze()
+    return time.perf_counter() - started

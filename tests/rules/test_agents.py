@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import user_agents
 
-from app.rules.agents import FastUserAgent, device_type, read_device, read_platform
+from app.rules.agents import FastUserAgent, device_type, read_device, read_platform, resolved
 
 DATA = Path(__file__).parent.parent / "data"
 with (DATA / "user_agents.tsv").open(encoding="utf-8", newline="") as table:
@@ -44,7 +44,7 @@ def test_the_device_domain_is_resolved_only_when_needed():
         "Chrome/120.0.0.0 Safari/537.36"
     )
     assert desktop.is_pc
-    assert desktop._device is None
+    assert not resolved(desktop, "device")
     phone = FastUserAgent(
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
         "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
@@ -79,7 +79,7 @@ def test_device_type_is_the_same_without_the_device_domain_when_it_is_skipped():
         fast = FastUserAgent(ua)
         if device_type(fast) != device_type(full):
             differ.append(ua)
-        skipped += fast._device is None
+        skipped += not resolved(fast, "device")
     assert differ == []
     assert skipped > len(AGENTS)  # and it does skip
 
@@ -119,10 +119,10 @@ def test_each_domain_is_resolved_on_first_use():
     platform = read_platform("python-requests/2.31.0")
     assert platform.browser == "Python Requests"
     agent = platform._agent
-    assert agent._os is None and agent._device is None
+    assert not resolved(agent, "os") and not resolved(agent, "device")
     assert (platform.os, platform.device) == ("unknown", "unknown")
     # No device rule that names a family user-agents' is_tablet or is_mobile look at matches.
-    assert agent._os is not None and agent._device is None
+    assert resolved(agent, "os") and not resolved(agent, "device")
 
 
 def test_browser_and_os_are_built_as_user_agents_builds_them():

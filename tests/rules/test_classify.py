@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from app.cli.classify import classify_command
-from app.rules.classify import Fetch, Verdict, classify
+from app.rules.classify import Fetch, Verdict, classify, warm_up
 from app.rules.mail_clients import MEMO_MAX_LENGTH, MEMO_SIZE, identify
 from app.rules.network_sources import BUILTIN_SCANNER_RANGES, parse_network_lines
 from app.rules.networks import Networks
@@ -216,6 +216,22 @@ def test_repeated_user_agents_are_parsed_once(networks):
     info = identify.cache_info()
     assert info.misses <= len(set(agents))
     assert info.hits >= len(fetches) - len(set(agents))
+
+
+def test_warm_up_does_the_one_time_work_and_keeps_no_answers(networks):
+    from app.rules import agents
+
+    agent = USER_AGENT_ROWS[0]["user_agent"]
+    before = classify(Fetch(user_agent=agent, ip="198.51.100.7"), networks)
+    agents._extractors.cache_clear()
+    agents._screen.cache_clear()
+    identify.cache_clear()
+    assert warm_up(networks) >= 0
+    # The resolver and both device screens are built; the warm-up's own answers are not kept.
+    assert agents._extractors.cache_info().currsize == 1
+    assert agents._screen.cache_info().currsize == 2
+    assert identify.cache_info().currsize == 0
+    assert classify(Fetch(user_agent=agent, ip="198.51.100.7"), networks) == before
 
 
 @pytest.fixture

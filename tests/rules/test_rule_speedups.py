@@ -26,6 +26,11 @@ def _fuzz(alphabet: str, count: int = 30_000, seed: int = 9) -> list[str]:
     return ["".join(rng.choices(alphabet, k=rng.randrange(1, 40))) for _ in range(count)]
 
 
+def _pieces(pieces: tuple[str, ...], count: int = 30_000, seed: int = 9) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choices(pieces, k=rng.randrange(1, 12))) for _ in range(count)]
+
+
 def _matches(pattern: re.Pattern[str], texts: list[str]) -> list:
     return [(m.span(), m.groups()) if (m := pattern.search(t)) else None for t in texts]
 
@@ -57,3 +62,85 @@ def test_possessive_tokens_are_the_greedy_ones():
     texts = LOWER + _fuzz("ab9-_.! /x", seed=3)
     assert bots._TOKENS.pattern != plain.pattern
     assert _findall(bots._TOKENS, texts) == _findall(plain, texts)
+
+
+def test_platform_or_browser_words_are_found_alike_in_lower_case():
+    """The lower-case pattern on a lower-cased ASCII user agent finds what the flag finds."""
+    texts = (
+        AGENTS
+        + [ua.upper() for ua in AGENTS]
+        + _fuzz("iPhonAdrWwsMcLux TVCfSaOpKzBMIDPLWNHG/", count=20_000, seed=4)
+        # Not ASCII: the flag's own pattern is asked (the Kelvin sign folds to k).
+        + ["\u212aaiOS", "Mac OS \u212a", "ſafari"]
+    )
+    for text in texts:
+        want = bots._PLATFORM_OR_BROWSER.search(text) is not None
+        assert bots.names_platform_or_browser(text) == want, text
+    ascii_found = sum(bots.names_platform_or_browser(t) for t in texts if t.isascii())
+    assert ascii_found > len(AGENTS)  # the words are found, not only missed
+
+
+def test_the_placeholder_pattern_finds_what_its_plain_form_finds():
+    plain = re.compile(r"(?:firefox|chrome|gecko|applewebkit|safari)/[a-z]+(?:\s|$)")
+    texts = (
+        LOWER
+        + ["mozilla/5.0 firefox/firefoxversion", "chrome/x gecko/", "safari/abc\tx", "/abc "]
+        + _pieces(("firefox", "chrome", "gecko", "safari", "/", "x", "12", " ", "\t"), seed=5)
+    )
+    assert [bool(bots._PLACEHOLDER.search(t)) for t in texts] == [
+        bool(plain.search(t)) for t in texts
+    ]
+    assert sum(bool(plain.search(t)) for t in texts) > 100
+
+
+def test_the_bot_word_screen_is_true_wherever_the_pattern_matches():
+    """The Rust screen may say yes where the pattern finds nothing, never the other way."""
+    screen = bots._BOT_WORDS_SCREEN
+    assert screen is not None
+    words = [w for text in bots._BOT_WORD_TEXTS for w in re.findall(r"[a-z]{2,}", text)]
+    texts = (
+        LOWER
+        + [t.replace(" ", "") for t in LOWER]
+        + _pieces((*words, " ", "_", "-", "/", "x", "9", "é", "\u0301", "²", "-user/", "٣"))
+    )
+    found = [t for t in texts if bots._BOT_WORDS.search(t)]
+    assert len(found) > 10_000
+    assert [t for t in found if screen(t) is None] == []
+    # And it does screen: most browsers' user agents have none of the words.
+    browsers = [row.lower() for row in AGENTS if "Mozilla/5.0 (" in row]
+    assert sum(screen(t) is None for t in browsers) > len(browsers) / 2
+
+
+def test_bot_evidence_is_the_same_without_the_rust_screens(monkeypatch):
+    """Each screen only skips searches that would find nothing."""
+    pieces = (
+        "Mozilla/5.0 ",
+        "(Linux; Android 13; Phone ",
+        ")",
+        " (compatible; ",
+        "www.",
+        "http:",
+        "example",
+        ".com",
+        ".de/",
+        ".co",
+        ".",
+        "a1-",
+        "/",
+        " ",
+        "bot",
+        "Spider",
+        "feed",
+        "-User/1",
+        "Google-Read",
+        "[at]",
+        "x@mail.io",
+        "é",
+    )
+    texts = AGENTS + _pieces(pieces, count=20_000, seed=6)
+    screened = [bots.bot_evidence(text) for text in texts]
+    monkeypatch.setattr(bots, "_ADDRESS_SCREEN", None)
+    monkeypatch.setattr(bots, "_BOT_WORDS_SCREEN", None)
+    plain = [bots.bot_evidence(text) for text in texts]
+    assert screened == plain
+    assert sum(found is not None for found in plain) > 10_000
