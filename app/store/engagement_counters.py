@@ -8,6 +8,8 @@ clicks, reclassifying, erasure, campaign deletion) recounts its recipients from 
 ``refresh``, and ``rebuild`` recounts everyone.
 """
 
+from operator import itemgetter
+
 from app.core import engagement_counters
 from app.store.database import Database, chunks, marks
 from app.store.messages import reachable
@@ -122,11 +124,13 @@ ON CONFLICT (recipient) DO UPDATE SET
   quiet = engagement.quiet + CASE WHEN excluded.reached = 1 AND (engagement.engaged_key IS NULL
     OR excluded.reached_key > engagement.engaged_key) THEN 1 ELSE 0 END
 """
+# Positional parameters (binding named ones costs about three times as much), the key last.
 SET_ROW = (
     "UPDATE engagement SET "
-    + ", ".join(f"{column} = :{column}" for column in COLUMNS[1:])
-    + " WHERE recipient = :recipient"
+    + ", ".join(f"{column} = ?" for column in COLUMNS[1:])
+    + " WHERE recipient = ?"
 )
+row_params = itemgetter(*COLUMNS[1:], "recipient")
 
 
 class EngagementCounters:
@@ -167,6 +171,9 @@ class EngagementCounters:
         keys = self._campaign_keys(campaigns)
         recipients = sorted({m["recipient"] for m in after.values()})
         rows = self.lock_rows(recipients)
+        # What each row held, to write back only the rows that moved: a machine's open of an
+        # opened message (most of them) changes no counter of its recipient.
+        held = {recipient: row_params(row) for recipient, row in rows.items()}
         recount: set[str] = set()
         for message_id in sorted(after):
             message = after[message_id]
@@ -183,7 +190,11 @@ class EngagementCounters:
             row = rows.get(after[event["message_id"]]["recipient"])
             if row is not None:
                 engagement_counters.add_open(row, event)
-        changed = [rows[r] for r in recipients if r in rows and r not in recount]
+        changed = [
+            params
+            for r in recipients
+            if r in rows and r not in recount and (params := row_params(rows[r])) != held[r]
+        ]
         if changed:
             self.db.executemany(SET_ROW, changed)
         self.refresh(sorted(recount))
@@ -239,7 +250,8 @@ class EngagementCounters:
                 f"WHERE recipient IN ({marks(chunk)}) ORDER BY recipient{self.db.for_update}",
                 chunk,
             ):
-                rows[row["recipient"]] = dict(row)
+                # Zipped with the names, not dict(row): a third of the cost (row[0] is the key).
+                rows[row[0]] = dict(zip(COLUMNS, row, strict=True))
         return rows
 
     def _campaign_keys(self, campaign_ids: set[str]) -> dict[str, str]:
