@@ -46,6 +46,28 @@ COLUMNS = (
 )
 
 
+# The columns a message's change from opens can move (add_message_change, add_open), and with
+# them the one more those read: the writer reads and writes back these alone.
+OPEN_MOVED = (
+    "human_opens",
+    "human_clicks",
+    "mpp_messages",
+    "seen_messages",
+    "last_human_open_at",
+    "reached_mpp_opens",
+    "reached_clicks",
+    "engaged_key",
+    "engaged_at",
+    "mpp_key",
+    "mpp_at",
+    "seen_key",
+    "seen_at",
+    "quiet",
+    "quiet_mpp_opens",
+)
+OPEN_READ = ("recipient", "reached_key", *OPEN_MOVED)
+
+
 def campaign_key(first_injected_at: str, campaign_id: str) -> str:
     """Return a campaign's place in the send order as text that sorts the same way."""
     # Stored times all have the same width, so the time decides first and the id breaks ties.
