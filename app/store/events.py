@@ -57,7 +57,7 @@ UPDATE_MESSAGE = (
     f"UPDATE messages SET {', '.join(f'{column} = ?' for column in MESSAGE_MOVED)} WHERE id = ?"
 )
 # A message whose state moved: SQLite rewrites the two indexes holding the state whenever the
-# column is SET, even to the value it had, so only these rows set it (half the cost of the rest).
+# column is SET, even to the value it had, so only these rows set it (a row without costs half).
 UPDATE_MESSAGE_STATE = UPDATE_MESSAGE.replace("SET ", "SET state = ?, ", 1)
 message_params = itemgetter(*MESSAGE_MOVED, "id")
 message_state_params = itemgetter("state", *MESSAGE_MOVED, "id")
