@@ -63,11 +63,13 @@ def tally(events: list[dict], messages: dict[str, dict]) -> Tally:
     campaign, hour and breakdown changes.
     """
     result = Tally()
+    campaigns, hours, parts = result.campaigns, result.hours, result.parts
+    touched, first_humans = result.touched, result.first_human
     for event in events:
         message = messages[event["message_id"]]
         campaign_id = message["campaign_id"]
         first_open_before = message["first_open_at"]
-        first_human = count_event(message, event, result.campaigns[campaign_id])
+        first_human = count_event(message, event, campaigns[campaign_id])
         if message["first_open_at"] != first_open_before:
             # An earlier human open arriving late moves the message to another bucket.
             injected = message["injected_at"]
@@ -78,12 +80,12 @@ def tally(events: list[dict], messages: dict[str, dict]) -> Tally:
             result.first_opens[
                 (campaign_id, first_open_bucket(injected, message["first_open_at"]))
             ] += 1
-        result.touched.add(message["id"])
-        result.first_human.append(first_human)
+        touched.add(message["id"])
+        first_humans.append(first_human)
         human = event["verdict"] == "human"
-        result.hours[(campaign_id, hour_of(event["at"]))][0 if human else 1] += 1
+        hours[(campaign_id, hour_of(event["at"]))][0 if human else 1] += 1
         for dimension in DIMENSIONS:
-            counts = result.parts[(campaign_id, dimension, event.get(dimension) or "unknown")]
+            counts = parts[(campaign_id, dimension, event.get(dimension) or "unknown")]
             counts[0] += 1
             counts[1 if human else 2] += 1
             counts[3] += first_human
@@ -108,6 +110,7 @@ def count_event(message: dict, event: dict, delta: dict) -> int:
 
     Returns 1 when the event is the message's first human open, else 0.
     """
+    # Stored times are ISO text of one width: the earlier one sorts first. Every event has one.
     at = event["at"]
     old_state = message["state"]
     old_signals = open_signals(message)
@@ -115,16 +118,19 @@ def count_event(message: dict, event: dict, delta: dict) -> int:
         delta["fetched"] += 1
     message["opens"] += 1
     delta["total_opens"] += 1
-    if event["verdict"] == "human":
+    human = event["verdict"] == "human"
+    if human:
         message["human_opens"] += 1
         delta["human_opens"] += 1
-        message["first_open_at"] = min(filter(None, [message["first_open_at"], at]))
+        if not message["first_open_at"] or at < message["first_open_at"]:
+            message["first_open_at"] = at
     else:
         message["machine_opens"] += 1
         delta["machine_opens"] += 1
     if event["source"] == "apple_mpp":
         message["mpp_opens"] += 1
-    message["first_fetch_at"] = min(filter(None, [message["first_fetch_at"], at]))
+    if not message["first_fetch_at"] or at < message["first_fetch_at"]:
+        message["first_fetch_at"] = at
     if message["last_open_at"] is None or at >= message["last_open_at"]:
         message["last_open_at"] = at
         message["last_client"] = event.get("client")
@@ -134,8 +140,12 @@ def count_event(message: dict, event: dict, delta: dict) -> int:
         for state, step in ((old_state, -1), (new_state, 1)):
             if state in ("opened", "unknown"):
                 delta[state] += step
-    for key, before, after in zip(SIGNALS, old_signals, open_signals(message), strict=True):
-        delta[key] += after - before
-    delta["first"] = min(filter(None, [delta["first"], at]))
-    delta["last"] = max(filter(None, [delta["last"], at]))
-    return int(event["verdict"] == "human" and message["human_opens"] == 1)
+    new_signals = open_signals(message)
+    if new_signals != old_signals:
+        for key, before, after in zip(SIGNALS, old_signals, new_signals, strict=True):
+            delta[key] += after - before
+    if not delta["first"] or at < delta["first"]:
+        delta["first"] = at
+    if not delta["last"] or at > delta["last"]:
+        delta["last"] = at
+    return int(human and message["human_opens"] == 1)

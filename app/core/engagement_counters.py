@@ -46,6 +46,28 @@ COLUMNS = (
 )
 
 
+# The columns a message's change from opens can move (add_message_change, add_open), and with
+# them the one more those read: the writer reads and writes back these alone.
+OPEN_MOVED = (
+    "human_opens",
+    "human_clicks",
+    "mpp_messages",
+    "seen_messages",
+    "last_human_open_at",
+    "reached_mpp_opens",
+    "reached_clicks",
+    "engaged_key",
+    "engaged_at",
+    "mpp_key",
+    "mpp_at",
+    "seen_key",
+    "seen_at",
+    "quiet",
+    "quiet_mpp_opens",
+)
+OPEN_READ = ("recipient", "reached_key", *OPEN_MOVED)
+
+
 def campaign_key(first_injected_at: str, campaign_id: str) -> str:
     """Return a campaign's place in the send order as text that sorts the same way."""
     # Stored times all have the same width, so the time decides first and the id breaks ties.
@@ -68,10 +90,15 @@ def seen(message: dict) -> bool:
 
 def _raise(row: dict, name: str, key: str, at: str) -> None:
     """Move a row's latest ``name`` campaign and time up to a message's, if later."""
-    if row[f"{name}_key"] is None or key > row[f"{name}_key"]:
-        row[f"{name}_key"] = key
-    if row[f"{name}_at"] is None or at > row[f"{name}_at"]:
-        row[f"{name}_at"] = at
+    key_column, at_column = _LATEST[name]
+    if row[key_column] is None or key > row[key_column]:
+        row[key_column] = key
+    if row[at_column] is None or at > row[at_column]:
+        row[at_column] = at
+
+
+# Each kind of latest campaign's two columns, named once (not formatted at every call).
+_LATEST = {name: (f"{name}_key", f"{name}_at") for name in ("mpp", "seen", "engaged")}
 
 
 def add_message_change(row: dict, before: dict, after: dict, key: str) -> bool:
@@ -84,22 +111,24 @@ def add_message_change(row: dict, before: dict, after: dict, key: str) -> bool:
     """
     if not after["tracked"]:
         return True
+    clicks = after["human_clicks"] - before["human_clicks"]
+    seen_before, seen_after = seen(before), seen(after)
     row["human_opens"] += after["human_opens"] - before["human_opens"]
-    row["human_clicks"] += after["human_clicks"] - before["human_clicks"]
+    row["human_clicks"] += clicks
     row["mpp_messages"] += (after["mpp_opens"] > 0) - (before["mpp_opens"] > 0)
-    row["seen_messages"] += seen(after) - seen(before)
+    row["seen_messages"] += seen_after - seen_before
     if not reached(after):
         return True
     mpp = after["mpp_opens"] - before["mpp_opens"]
     row["reached_mpp_opens"] += mpp
-    row["reached_clicks"] += after["human_clicks"] - before["human_clicks"]
+    row["reached_clicks"] += clicks
     if row["engaged_key"] is None or key > row["engaged_key"]:
         row["quiet_mpp_opens"] += mpp
     if after["mpp_opens"] > 0:
         _raise(row, "mpp", key, after["injected_at"])
-    if seen(before) and not seen(after):
+    if seen_before and not seen_after:
         return False
-    if seen(after):
+    if seen_after:
         _raise(row, "seen", key, after["injected_at"])
     if engaged(after):
         if row["engaged_key"] is None or key > row["engaged_key"]:

@@ -4,7 +4,7 @@ A person opens one email at a time; a security gateway scanning a delivery, or a
 a list, fetches many within seconds from one network.
 """
 
-from collections import Counter, defaultdict, deque
+from collections import defaultdict, deque
 
 from app.rules.storage import truncate_ip
 
@@ -24,9 +24,10 @@ class BurstTracker:
     def __init__(self, messages: int = BURST_MESSAGES, seconds: float = BURST_SECONDS):
         self.messages = messages
         self.seconds = seconds
-        # Per network: the recent (time, message) fetches, and how often each message is in them.
+        # Per network: the recent (time, message) fetches, and how often each message is in them
+        # (plain dicts: a Counter's missing key goes through a Python method at every fetch).
         self._recent: dict[str, deque] = defaultdict(deque)
-        self._counts: dict[str, Counter] = defaultdict(Counter)
+        self._counts: dict[str, dict[str, int]] = defaultdict(dict)
 
     def is_burst(
         self,
@@ -49,17 +50,24 @@ class BurstTracker:
         else the (fewer than ``messages``) messages the network fetched here within the window,
         for ``joined`` to add to those seen elsewhere.
         """
-        network = truncate_ip(ip)
+        return self.note_network(truncate_ip(ip), message_id, timestamp)
+
+    def note_network(
+        self, network: str | None, message_id: str, timestamp: float
+    ) -> frozenset[str] | bool | None:
+        """``note`` for a fetch whose IP was already cut to its network (``truncate_ip``)."""
         if network is None:
             return None
         recent, counts = self._recent[network], self._counts[network]
         recent.append((timestamp, message_id))
-        counts[message_id] += 1
-        while recent and recent[0][0] < timestamp - self.seconds:
+        counts[message_id] = counts.get(message_id, 0) + 1
+        start = timestamp - self.seconds
+        while recent and recent[0][0] < start:
             _, old = recent.popleft()
-            counts[old] -= 1
-            if not counts[old]:
+            if counts[old] == 1:
                 del counts[old]
+            else:
+                counts[old] -= 1
         if len(self._recent) > 10_000:
             self._forget_idle(timestamp)
         if len(counts) >= self.messages:

@@ -8,6 +8,8 @@ clicks, reclassifying, erasure, campaign deletion) recounts its recipients from 
 ``refresh``, and ``rebuild`` recounts everyone.
 """
 
+from operator import itemgetter
+
 from app.core import engagement_counters
 from app.store.database import Database, chunks, marks
 from app.store.messages import reachable
@@ -122,11 +124,15 @@ ON CONFLICT (recipient) DO UPDATE SET
   quiet = engagement.quiet + CASE WHEN excluded.reached = 1 AND (engagement.engaged_key IS NULL
     OR excluded.reached_key > engagement.engaged_key) THEN 1 ELSE 0 END
 """
-SET_ROW = (
+# What opens can move of a row (core.engagement_counters.OPEN_MOVED), the key last: the
+# writer's batches read only the columns the change reads (a third fewer values to make) and
+# set these, by position (binding named parameters costs about three times as much).
+SET_OPENED = (
     "UPDATE engagement SET "
-    + ", ".join(f"{column} = :{column}" for column in COLUMNS[1:])
-    + " WHERE recipient = :recipient"
+    + ", ".join(f"{column} = ?" for column in engagement_counters.OPEN_MOVED)
+    + " WHERE recipient = ?"
 )
+opened_params = itemgetter(*engagement_counters.OPEN_MOVED, "recipient")
 
 
 class EngagementCounters:
@@ -166,7 +172,10 @@ class EngagementCounters:
         campaigns = {m["campaign_id"] for m in after.values()}
         keys = self._campaign_keys(campaigns)
         recipients = sorted({m["recipient"] for m in after.values()})
-        rows = self.lock_rows(recipients)
+        rows = self.lock_rows(recipients, engagement_counters.OPEN_READ)
+        # What each row held, to write back only the rows that moved: a machine's open of an
+        # opened message (most of them) changes no counter of its recipient.
+        held = {recipient: opened_params(row) for recipient, row in rows.items()}
         recount: set[str] = set()
         for message_id in sorted(after):
             message = after[message_id]
@@ -183,9 +192,13 @@ class EngagementCounters:
             row = rows.get(after[event["message_id"]]["recipient"])
             if row is not None:
                 engagement_counters.add_open(row, event)
-        changed = [rows[r] for r in recipients if r in rows and r not in recount]
+        changed = [
+            params
+            for r in recipients
+            if r in rows and r not in recount and (params := opened_params(rows[r])) != held[r]
+        ]
         if changed:
-            self.db.executemany(SET_ROW, changed)
+            self.db.executemany(SET_OPENED, changed)
         self.refresh(sorted(recount))
 
     def refresh(self, recipients: list[str]) -> None:
@@ -230,16 +243,20 @@ class EngagementCounters:
             [(at, recipient, at) for recipient, at in sorted(last_clicks.items())],
         )
 
-    def lock_rows(self, recipients: list[str]) -> dict[str, dict]:
-        """Return these recipients' rows, locked until the transaction ends, in key order."""
+    def lock_rows(
+        self, recipients: list[str], columns: tuple[str, ...] = COLUMNS
+    ) -> dict[str, dict]:
+        """Return these recipients' rows (these columns, the key first), locked until the
+        transaction ends, in key order."""
         rows = {}
         for chunk in chunks(sorted(recipients)):
             for row in self.db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM engagement "
+                f"SELECT {', '.join(columns)} FROM engagement "
                 f"WHERE recipient IN ({marks(chunk)}) ORDER BY recipient{self.db.for_update}",
                 chunk,
             ):
-                rows[row["recipient"]] = dict(row)
+                # Zipped with the names, not dict(row): a third of the cost (row[0] is the key).
+                rows[row[0]] = dict(zip(columns, row, strict=True))
         return rows
 
     def _campaign_keys(self, campaign_ids: set[str]) -> dict[str, str]:

@@ -6,6 +6,7 @@ stored with everything it changes or not at all.
 """
 
 from collections.abc import Iterator
+from operator import itemgetter
 
 from app.core import counters
 from app.store.database import Database, batches_by_id, chunks, marks
@@ -40,12 +41,28 @@ EVENT_FIELDS = (
 INSERT_EVENT = (
     f"INSERT INTO events ({', '.join(EVENT_FIELDS)}) VALUES ({', '.join('?' * len(EVENT_FIELDS))})"
 )
-UPDATE_MESSAGE = (
-    "UPDATE messages SET state = :state, opens = :opens, human_opens = :human_opens, "
-    "machine_opens = :machine_opens, mpp_opens = :mpp_opens, first_fetch_at = :first_fetch_at, "
-    "first_open_at = :first_open_at, last_open_at = :last_open_at, last_client = :last_client "
-    "WHERE id = :id"
+# The columns a batch of opens can move but the state, then the key. Positional parameters:
+# binding named ones looks every name up in the row's dict and costs about three times as much.
+MESSAGE_MOVED = (
+    "opens",
+    "human_opens",
+    "machine_opens",
+    "mpp_opens",
+    "first_fetch_at",
+    "first_open_at",
+    "last_open_at",
+    "last_client",
 )
+UPDATE_MESSAGE = (
+    f"UPDATE messages SET {', '.join(f'{column} = ?' for column in MESSAGE_MOVED)} WHERE id = ?"
+)
+# A message whose state moved: SQLite rewrites the two indexes holding the state whenever the
+# column is SET, even to the value it had, so only these rows set it (a row without costs half).
+UPDATE_MESSAGE_STATE = UPDATE_MESSAGE.replace("SET ", "SET state = ?, ", 1)
+message_params = itemgetter(*MESSAGE_MOVED, "id")
+message_state_params = itemgetter("state", *MESSAGE_MOVED, "id")
+# The columns _tracked_messages reads, by position.
+TRACKED_COLUMNS = (*(column.strip() for column in MESSAGE_COLUMNS.split(",")), "human_clicks")
 UPDATE_CAMPAIGN = (
     "UPDATE campaigns SET fetched = fetched + :fetched, opened = opened + :opened, "
     "unknown = unknown + :unknown, total_opens = total_opens + :total_opens, "
@@ -106,7 +123,7 @@ class OpenEvents:
             before = {key: dict(messages[key]) for key in {e["message_id"] for e in new}}
             tally = counters.tally(new, messages)
             self._insert(new, messages)
-            self._apply(tally, messages)
+            self._apply(tally, messages, before)
             after = {key: messages[key] for key in before}
             self.engagement.count_opens(before, after, new)
             count_both_opened(
@@ -136,7 +153,8 @@ class OpenEvents:
                 f"WHERE id IN ({marks(chunk)}) AND tracked ORDER BY id{self.db.for_update}",
                 chunk,
             ):
-                messages[row["id"]] = dict(row)
+                # Zipped with the names, not dict(row): a third of the cost (row[0] is the id).
+                messages[row[0]] = dict(zip(TRACKED_COLUMNS, row, strict=True))
         # A recipient who opted out after the send is not recorded any more.
         opted_out = self.privacy.suppressed([m["recipient"] for m in messages.values()])
         return {key: m for key, m in messages.items() if m["recipient"] not in opted_out}
@@ -173,10 +191,19 @@ class OpenEvents:
         ]
         self.db.executemany(INSERT_EVENT, rows)
 
-    def _apply(self, tally: counters.Tally, messages: dict[str, dict]) -> None:
+    def _apply(
+        self, tally: counters.Tally, messages: dict[str, dict], before: dict[str, dict]
+    ) -> None:
         # Every row in key order, like the messages: concurrent writers queue, never deadlock.
+        # (The messages' rows are locked already, in id order, by _tracked_messages.)
         db = self.db
-        db.executemany(UPDATE_MESSAGE, [messages[key] for key in sorted(tally.touched)])
+        touched = [messages[key] for key in sorted(tally.touched)]
+        moved = [m for m in touched if m["state"] != before[m["id"]]["state"]]
+        db.executemany(UPDATE_MESSAGE_STATE, [message_state_params(m) for m in moved])
+        db.executemany(
+            UPDATE_MESSAGE,
+            [message_params(m) for m in touched if m["state"] == before[m["id"]]["state"]],
+        )
         for campaign_id, delta in sorted(tally.campaigns.items()):
             db.execute(UPDATE_CAMPAIGN, {**delta, "id": campaign_id})
         db.executemany(ADD_HOURS, [(*key, *counts) for key, counts in sorted(tally.hours.items())])

@@ -173,16 +173,21 @@ class Webhooks:
         if not endpoints:
             return
         now, created = time.time(), now_iso()
+        # Each endpoint's event types parsed once per batch, not once per event.
+        endpoints = [
+            (endpoint["id"], set(json.loads(endpoint["events"])), endpoint["include_machine"])
+            for endpoint in endpoints
+        ]
         rows = []
         for kind, event, message in items:
             body = None
-            for endpoint in endpoints:
-                if kind not in json.loads(endpoint["events"]):
+            for endpoint_id, types, include_machine in endpoints:
+                if kind not in types:
                     continue
-                if event["verdict"] != "human" and not endpoint["include_machine"]:
+                if event["verdict"] != "human" and not include_machine:
                     continue
                 body = body or webhooks.payload(kind, event, message, created)
-                rows.append((endpoint["id"], body["id"], kind, _text(body), created, now))
+                rows.append((endpoint_id, body["id"], kind, _text(body), created, now))
         conn.executemany(
             "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload, "
             "created_at, next_attempt_at, retry_from) VALUES (?, ?, ?, ?, ?, ?, ?) "

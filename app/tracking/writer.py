@@ -7,6 +7,7 @@ enough that no burst they belong to can still grow are settled.
 
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 from app.core.times import from_iso, to_iso
 from app.rules import clicks as click_rules
@@ -19,6 +20,9 @@ from app.tracking.spool import split_lines
 
 DEFAULT_POLICY = StoragePolicy()
 NOWHERE: frozenset[str] = frozenset()
+# Injection times as Unix times, remembered: a campaign's messages share a few injection times
+# (one per batch sent), parsed again for every batch of fetches otherwise.
+injected_seconds = lru_cache(maxsize=16384)(from_iso)
 
 
 class Writer:
@@ -67,14 +71,17 @@ def record_fetches(
     window count towards its bursts, and this batch's fetches are shared with them in turn.
     """
     injected = {
-        message_id: from_iso(at)
+        message_id: injected_seconds(at)
         for message_id, at in store.injected_times(line[1] for line in lines).items()
     }
     lines = [line for line in lines if line[1] in injected]
     # This process's own view of each fetch's network first: only a network not in a burst on
     # that alone needs what other processes and hosts saw (one query for all of them).
-    noted = [bursts.note(line[3], line[1], line[2]) if bursts else None for line in lines]
     nets = [truncate_ip(line[3]) for line in lines] if bursts else [None] * len(lines)
+    noted = [None] * len(lines)
+    if bursts:
+        note = bursts.note_network
+        noted = [note(net, line[1], line[2]) for net, line in zip(nets, lines, strict=True)]
     fetched = [
         (net, line[1], line[2]) for net, line in zip(nets, lines, strict=True) if net is not None
     ]
@@ -143,7 +150,7 @@ def record_clicks(
             key, message_id, timestamp, ip, user_agent, method = line[:6]
             if message_id not in injected:
                 continue
-            since = round(timestamp - from_iso(injected[message_id]), 3)
+            since = round(timestamp - injected_seconds(injected[message_id]), 3)
             fetch = Fetch(user_agent=user_agent, ip=ip, method=method, seconds_since_send=since)
             verdict = classify(fetch, networks, window).as_dict()
             at = to_iso(timestamp)

@@ -20,3 +20,19 @@ def test_to_iso_is_strftime_of_the_same_moment():
         expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
         assert to_iso(timestamp) == expected
         assert abs(from_iso(expected) - timestamp) < 0.001
+
+
+def test_to_iso_rounds_like_datetime_at_every_edge():
+    # to_iso keeps the text of whole seconds and rounds the fraction itself: the same text as
+    # datetime's, also where the microsecond rounding carries into the next second.
+    def by_datetime(timestamp: float) -> str:
+        return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+    rng = random.Random(11)
+    edges = (0.0, 0.5e-6, 0.0004995, 0.0005, 0.999, 0.9995, 0.9999994999, 0.9999995, 0.9999996)
+    for _ in range(5_000):
+        second = rng.randrange(0, 4_000_000_000)
+        for timestamp in (second + rng.random(), *(second + edge for edge in edges)):
+            assert to_iso(timestamp) == by_datetime(timestamp), timestamp
+    for timestamp in (0, 1, 1_700_000_000, -0.0, -1e-7, -0.5e-6, -1.25, -86_400.9999995):
+        assert to_iso(timestamp) == by_datetime(timestamp), timestamp
