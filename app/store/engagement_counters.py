@@ -11,7 +11,7 @@ clicks, reclassifying, erasure, campaign deletion) recounts its recipients from 
 from operator import itemgetter
 
 from app.core import engagement_counters
-from app.store.database import Database, chunks, marks
+from app.store.database import Database, chunks, locked_rows, marks
 from app.store.messages import reachable
 
 COLUMNS = engagement_counters.COLUMNS
@@ -248,16 +248,7 @@ class EngagementCounters:
     ) -> dict[str, dict]:
         """Return these recipients' rows (these columns, the key first), locked until the
         transaction ends, in key order."""
-        rows = {}
-        for chunk in chunks(sorted(recipients)):
-            for row in self.db.execute(
-                f"SELECT {', '.join(columns)} FROM engagement "
-                f"WHERE recipient IN ({marks(chunk)}) ORDER BY recipient{self.db.for_update}",
-                chunk,
-            ):
-                # Zipped with the names, not dict(row): a third of the cost (row[0] is the key).
-                rows[row[0]] = dict(zip(columns, row, strict=True))
-        return rows
+        return locked_rows(self.db, "engagement", columns, recipients)
 
     def _campaign_keys(self, campaign_ids: set[str]) -> dict[str, str]:
         found = {}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from operator import itemgetter
 
 from app.core import counters
-from app.store.database import Database, batches_by_id, chunks, marks
+from app.store.database import Database, batches_by_id, chunks, locked_rows, marks
 from app.store.engagement_counters import EngagementCounters
 from app.store.followups import count_both_opened
 from app.store.messages import MESSAGE_COLUMNS
@@ -146,15 +146,7 @@ class OpenEvents:
         Their rows stay locked until the transaction ends (on PostgreSQL; SQLite has one writer
         anyway), taken in id order so that two writers never wait for each other in a circle.
         """
-        messages = {}
-        for chunk in chunks(sorted(message_ids)):
-            for row in self.db.execute(
-                f"SELECT {MESSAGE_COLUMNS}, human_clicks FROM messages "
-                f"WHERE id IN ({marks(chunk)}) AND tracked ORDER BY id{self.db.for_update}",
-                chunk,
-            ):
-                # Zipped with the names, not dict(row): a third of the cost (row[0] is the id).
-                messages[row[0]] = dict(zip(TRACKED_COLUMNS, row, strict=True))
+        messages = locked_rows(self.db, "messages", TRACKED_COLUMNS, message_ids, "tracked")
         # A recipient who opted out after the send is not recorded any more.
         opted_out = self.privacy.suppressed([m["recipient"] for m in messages.values()])
         return {key: m for key, m in messages.items() if m["recipient"] not in opted_out}
