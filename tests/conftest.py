@@ -112,9 +112,15 @@ def _test_schema(_pg_admin, monkeypatch):
 
 
 @pytest.fixture
-def app(tmp_path):
+def app_settings() -> dict:
+    """Settings the `app` fixture starts with, besides its own: a module overrides this."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, app_settings):
     """An app on a fresh instance folder and database."""
-    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance")})
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), **app_settings})
     yield app
     app.extensions["opentrack"].recorder.stop()
     # On PostgreSQL this gives back the pool's connections before the test's schema is dropped.

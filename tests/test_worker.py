@@ -5,7 +5,6 @@ import time
 import pytest
 from webhook_receiver import Receiver
 
-from app import create_app
 from app.core.webhooks import verify
 from app.tracking.writer import settle
 from app.worker import DeliveryWorker
@@ -20,18 +19,9 @@ HTML = '<body><a href="https://shop.example/x">x</a></body>'
 
 
 @pytest.fixture
-def app(tmp_path):
+def app_settings():
     """An app that may call a receiver on 127.0.0.1, with no scanner window."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path / "i"),
-            "WEBHOOK_ALLOW_PRIVATE": True,
-            "SCANNER_WINDOW_SECONDS": 0,
-        }
-    )
-    yield app
-    app.extensions["opentrack"].recorder.stop()
+    return {"WEBHOOK_ALLOW_PRIVATE": True, "SCANNER_WINDOW_SECONDS": 0}
 
 
 @pytest.fixture

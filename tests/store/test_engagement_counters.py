@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from app import create_app
 from app.core import engagement
 from app.core.times import to_iso
 from app.tracking.reclassify import reclassify
@@ -31,13 +30,9 @@ DAY = 86400
 
 
 @pytest.fixture
-def app(tmp_path):
-    """An app whose scanner window is off, so a click right after injection is a person's."""
-    app = create_app(
-        {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "i"), "SCANNER_WINDOW_SECONDS": 0}
-    )
-    yield app
-    app.extensions["opentrack"].recorder.stop()
+def app_settings():
+    """The scanner window off, so that a click right after injection is a person's."""
+    return {"SCANNER_WINDOW_SECONDS": 0}
 
 
 def old_engagement(store, recipient):

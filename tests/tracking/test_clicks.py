@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from app import create_app
 from app.core.tokens import click_serializer, mint_click_token
 from app.rules.clicks import click_verdict, settle_verdict
 from app.tracking.reclassify import reclassify
@@ -24,13 +23,9 @@ HTML = (
 
 
 @pytest.fixture
-def app(tmp_path):
-    """An app whose scanner window is off, so a click right after injection is a person's."""
-    app = create_app(
-        {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "i"), "SCANNER_WINDOW_SECONDS": 0}
-    )
-    yield app
-    app.extensions["opentrack"].recorder.stop()
+def app_settings():
+    """The scanner window off, so that a click right after injection is a person's."""
+    return {"SCANNER_WINDOW_SECONDS": 0}
 
 
 def inject(client, auth, recipients, **options):

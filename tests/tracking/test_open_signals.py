@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from app import create_app
 from app.core.times import to_iso
 from app.store.rebuild import FILL_SIGNALS
 from app.tracking.reclassify import reclassify
@@ -20,13 +19,9 @@ HTML = '<html><body><a href="https://shop.example/a">A</a></body></html>'
 
 
 @pytest.fixture
-def app(tmp_path):
-    """An app whose scanner window is off, so a click right after injection is a person's."""
-    app = create_app(
-        {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "i"), "SCANNER_WINDOW_SECONDS": 0}
-    )
-    yield app
-    app.extensions["opentrack"].recorder.stop()
+def app_settings():
+    """The scanner window off, so that a click right after injection is a person's."""
+    return {"SCANNER_WINDOW_SECONDS": 0}
 
 
 def scanned(store, campaign_id="nov-news") -> dict:
