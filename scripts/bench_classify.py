@@ -2,19 +2,20 @@
 """Time `opentrack classify` on seen and never-seen user agents against a JSON echo baseline.
 
 Usage:
-    .venv/bin/python scripts/bench_classify.py [--lines 50000] [--agents 400] [--ranges 0]
-        [--options]
+    .venv/bin/python scripts/bench_classify.py [--lines 50000] [--agents 400] [--runs 3]
+        [--ranges 0] [--options]
 
 Writes --lines input lines (half bare user agents, half JSON objects with an IP and seconds
 since sending) twice: "seen", cycling through --agents distinct user agents of the labelled
 table tests/data/user_agents.tsv, and "unseen", where every line carries a user agent never
-seen before (a labelled one with its version numbers redrawn, so the shapes stay real). In
-the same run it pipes each through the real command (`opentrack classify`, one process, one
-core) and through a baseline process that only parses each line and writes one JSON object
-back, with orjson and one write a batch as the command does. Prints lines/s for both, per wall
-second and per CPU second of the process, counted from its first answer to its last (so that
-neither start-up nor exit is counted; the CPU clock is read from /proc), and their ratio. The
-target: 20,000 unseen lines/s or more.
+seen before (a labelled one with its version numbers redrawn, so the shapes stay real). It
+pipes each through the real command (`opentrack classify`, one process, one core) and through
+a baseline process that only parses each line and writes one JSON object back, with orjson
+and one write a batch as the command does, the two in turns, --runs times. Prints lines/s for
+both, per wall second and per CPU second of the process, counted from its first answer to its
+last (so that neither start-up nor exit is counted; the CPU clock is read from /proc), and
+their ratio, for each run; then the command's median and best run of each input. The target:
+20,000 unseen lines/s or more.
 
 --options times the pieces in-process on never-seen user agents, microseconds each: the old
 parser (user-agents on ua-parser's pure-Python legacy API), each domain of ua-parser on its
@@ -30,6 +31,7 @@ import json
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,17 +130,19 @@ def steady(command: list[str], data: bytes, env: dict) -> tuple[float, float, fl
     try:
         process.stdin.write(first + b"\n")
         process.stdin.flush()
-        process.stdout.readline()
+        process.stdout.readline()  # the first answer, whole (nothing else is sent yet)
         start_cpu = _cpu_seconds(process.pid)
         started = time.perf_counter()
         writer = threading.Thread(target=lambda: (process.stdin.write(rest), process.stdin.flush()))
         writer.start()
-        expected, answers = rest.count(b"\n"), 0
+        # Answers are counted a chunk at a time, not read line by line, so that this process
+        # takes as little as it can of the cores while the command is measured.
+        expected, answers, out = rest.count(b"\n"), 0, process.stdout.fileno()
         while answers < expected:
-            line = process.stdout.readline()
-            if not line:
+            chunk = os.read(out, 1 << 16)
+            if not chunk:
                 break
-            answers += 1
+            answers += chunk.count(b"\n")
         cpu = _cpu_seconds(process.pid) - start_cpu
         wall = time.perf_counter() - started
         writer.join()
@@ -299,6 +303,9 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=400, help="distinct agents when seen")
     parser.add_argument("--ranges", type=int, default=0, help="also time IP lookups")
     parser.add_argument("--options", action="store_true", help="time each option in-process")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="runs of each input, command and baseline in turns"
+    )
     args = parser.parse_args()
     if args.ranges:
         bench_lookups(args.ranges, random.Random(2))
@@ -322,18 +329,36 @@ def main() -> int:
         env = {**os.environ, "OPENTRACK_INSTANCE_PATH": instance}
         ours_cmd = [str(BIN / "opentrack"), "classify"]
         base_cmd = [sys.executable, "-c", BASELINE]
+        summary = []
         for mode, data in inputs.items():
-            ours = steady(ours_cmd, data, env)
-            base = steady(base_cmd, data, env)
-            if ours[3] != args.lines or base[3] != args.lines:
-                print(f"expected {args.lines} lines, got {ours[3]} and {base[3]}", file=sys.stderr)
-                return 1
-            rates = [(args.lines - 1) / max(run[i], 1e-9) for run in (ours, base) for i in (1, 2)]
-            print(
-                f"{mode:8} {rates[0]:10,.0f}/s wall {rates[1]:8,.0f}/s CPU "
-                f"{rates[2]:10,.0f}/s wall {rates[3]:8,.0f}/s CPU {rates[1] / rates[3]:13.2f}"
-            )
+            ours_cpu = []
+            for _ in range(max(args.runs, 1)):
+                ours = steady(ours_cmd, data, env)
+                base = steady(base_cmd, data, env)
+                if ours[3] != args.lines or base[3] != args.lines:
+                    print(
+                        f"expected {args.lines} lines, got {ours[3]} and {base[3]}", file=sys.stderr
+                    )
+                    return 1
+                rates = [
+                    (args.lines - 1) / max(run[i], 1e-9) for run in (ours, base) for i in (1, 2)
+                ]
+                ours_cpu.append(rates[1])
+                print(
+                    f"{mode:8} {rates[0]:10,.0f}/s wall {rates[1]:8,.0f}/s CPU "
+                    f"{rates[2]:10,.0f}/s wall {rates[3]:8,.0f}/s CPU {rates[1] / rates[3]:13.2f}"
+                )
+            summary.append((mode, statistics.median(ours_cpu), max(ours_cpu)))
         print(f"start-up of opentrack classify (to its first answer): {ours[0]:.2f} s CPU")
+        # Another process on a shared core only ever slows a run down, so the fastest run is
+        # the closest to what the code costs (as timeit's documentation argues for its minimum);
+        # the median is printed beside it.
+        for mode, median, best in summary:
+            print(
+                f"{mode:8} opentrack classify, {args.runs} runs: median {median:,.0f}/s CPU, "
+                f"best {best:,.0f}/s CPU"
+            )
+        print("target: 20,000 unseen lines a second of CPU")
     return 0
 
 

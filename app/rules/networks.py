@@ -252,14 +252,13 @@ def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | 
     parsed = parse_ip(ip)
     if parsed is None:
         return None, None
-    if parsed[0] == 4:
-        # An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is looked up as the IPv4 one it is.
-        ip = socket.inet_ntop(socket.AF_INET, parsed[1].to_bytes(4, "big"))
     country: str | None = None
     asn: str | None = None
+    # An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is looked up as the IPv4 one it is.
+    text = _ip_text(parsed) if mmdb_paths else ""
     for path in mmdb_paths:
         try:
-            record = _mmdb_reader(path).get(ip.strip().strip("[]"))
+            record = _mmdb_reader(path).get(text)
         except (OSError, ValueError, RuntimeError, ImportError):
             continue
         if isinstance(record, dict):
@@ -271,7 +270,7 @@ def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | 
     reader = _geoip2fast()
     if reader is None:
         return country, asn
-    code, asn_name, is_private = _geoip2fast_read(reader, ip.strip().strip("[]"))
+    code, asn_name, is_private = _geoip2fast_read(reader, parsed)
     if is_private:
         return country, asn
     if not country and code and len(code) == 2 and code.isalpha():
@@ -279,23 +278,29 @@ def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | 
     return country, asn or (asn_name or None)
 
 
-def _geoip2fast_read(reader, ip: str) -> tuple[str, str, bool]:  # noqa: ANN001
+def _ip_text(parsed: tuple[int, int]) -> str:
+    """Return the text of a `parse_ip` result (an IPv4-mapped address as its IPv4 text)."""
+    family = socket.AF_INET if parsed[0] == 4 else socket.AF_INET6
+    return socket.inet_ntop(family, parsed[1].to_bytes(4 if parsed[0] == 4 else 16, "big"))
+
+
+def _geoip2fast_read(reader, parsed: tuple[int, int]) -> tuple[str, str, bool]:  # noqa: ANN001
     """Return (country_code, asn_name, is_private) exactly as `reader.lookup(ip)` holds them.
 
-    By the steps `GeoIP2Fast.lookup` takes (geoip2fast 1.2, pinned), without what it adds
-    and we never read: two clock readings and their formatting, the matched network's CIDR
-    text and a `GeoIPDetail` object, a third of a lookup's time (docs/benchmarks.md). A
-    geoip2fast without those steps is asked through its public `lookup`.
+    parsed is the address as `parse_ip` gives it, whose number is the one geoip2fast's lookup
+    makes of the address's text (`GeoIP2Fast._ip2int`: the IPv4 number, or the 128-bit IPv6
+    one), so the text is not parsed twice. By the steps `GeoIP2Fast.lookup` takes (geoip2fast
+    1.2, pinned), without what it adds and we never read: two clock readings and their
+    formatting, the matched network's CIDR text and a `GeoIPDetail` object, a third of a
+    lookup's time (docs/benchmarks.md). A geoip2fast without those steps is asked through
+    its public `lookup`.
     """
     try:
-        to_int, main, asn_of, country_of = _geoip2fast_steps(reader)
+        main, asn_of, country_of = _geoip2fast_steps(reader)
     except AttributeError:  # pragma: no cover - another geoip2fast release
-        result = reader.lookup(ip)
+        result = reader.lookup(_ip_text(parsed))
         return result.country_code, result.asn_name, result.is_private
-    try:
-        value = to_int(ip)
-    except Exception:  # noqa: BLE001 - lookup() answers an invalid IP so
-        return reader.error_code_invalid_ip, "", False
+    value = parsed[1]
     try:
         root, chunk, _first, last, _length = main(value)
         if value > last:
@@ -311,7 +316,7 @@ def _geoip2fast_read(reader, ip: str) -> tuple[str, str, bool]:  # noqa: ANN001
 def _geoip2fast_steps(reader):  # noqa: ANN001, ANN202
     if reader.country is not True:  # a city file's lookup takes other steps
         raise AttributeError("not a country file")
-    return reader._ip2int, reader._main_index_lookup, _asn_step(reader), reader._country_lookup
+    return reader._main_index_lookup, _asn_step(reader), reader._country_lookup
 
 
 def _asn_step(reader):  # noqa: ANN001, ANN202

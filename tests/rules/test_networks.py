@@ -313,16 +313,24 @@ def test_geo_steps_answer_as_geoip2fast_lookup_does():
     pytest.importorskip("geoip2fast")
     import random
 
-    from app.rules.networks import _geoip2fast, _geoip2fast_read
+    from app.rules.networks import _geoip2fast, _geoip2fast_read, _ip_text
 
     reader = _geoip2fast()
     rng = random.Random(5)
     ips = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(3000)]
     ips += [":".join(f"{rng.randrange(1 << 16):x}" for _ in range(8)) for _ in range(1000)]
     ips += ["2a01:111:f400::5", "8.8.8.8", "0.0.0.0", "255.255.255.255", "10.1.2.3", "::1"]
+    ips += ["::ffff:8.8.4.4", "[2001:4860:4860::8888]", " 1.1.1.1 "]
     differ = []
     for ip in ips:
-        found = reader.lookup(ip)
-        if _geoip2fast_read(reader, ip) != (found.country_code, found.asn_name, found.is_private):
+        parsed = parse_ip(ip)
+        found = reader.lookup(_ip_text(parsed))
+        if _geoip2fast_read(reader, parsed) != (
+            found.country_code,
+            found.asn_name,
+            found.is_private,
+        ):
             differ.append(ip)
     assert differ == []
+    # The number geoip2fast makes of an address's text is the one parse_ip gives.
+    assert all(reader._ip2int(_ip_text(parse_ip(ip))) == parse_ip(ip)[1] for ip in ips)
