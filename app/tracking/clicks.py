@@ -100,18 +100,21 @@ class ClickMiddleware:
                 [("Allow", "GET, HEAD")],
                 self.not_found_headers,
             )
-        try:
-            self.record(environ, found[0], found[1], method)
-        except Exception:
-            # The person still gets where they were going; the failure is logged and counted.
-            log.exception("could not record a click")
-            self.recorder.count("click_record_errors")
         if self.tag_landing is not None:
             target = self.tag_landing(found[0], found[1], target, environ)
         # Headers are Latin-1: a link with non-ASCII characters goes out percent-encoded.
         location = iri_to_uri(target)
         escaped = html.escape(location, quote=True).encode()
         body = b'<!doctype html><title>Redirecting</title><a href="' + escaped + b'">Continue</a>'
+        # Spooled last, once the answer is ready: the landing's lookup (a query per message)
+        # comes before, so that a worker dying between the spooled click and its answer, when
+        # the person clicks again and is counted twice, is as short as for the pixel.
+        try:
+            self.record(environ, found[0], found[1], method)
+        except Exception:
+            # The person still gets where they were going; the failure is logged and counted.
+            log.exception("could not record a click")
+            self.recorder.count("click_record_errors")
         start_response(
             "302 Found",
             [

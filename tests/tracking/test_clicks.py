@@ -6,6 +6,7 @@ import pytest
 
 from app.core.tokens import click_serializer, mint_click_token
 from app.rules.clicks import click_verdict, settle_verdict
+from app.tracking.clicks import ClickMiddleware
 from app.tracking.reclassify import reclassify
 from app.tracking.writer import settle
 
@@ -157,6 +158,22 @@ def test_a_persons_click_opens_the_message(client, auth, campaign, store, flush)
     by_url = {link["url"]: link for link in stats["links"]}
     assert by_url["https://shop.example/b"]["clickers"] == 1
     assert by_url["https://shop.example/a?x=1&y=2"]["clicks"] == 0
+
+
+def test_a_click_is_spooled_once_its_landing_is_looked_up(app, client, auth, campaign, monkeypatch):
+    """The landing's lookup (a query per message, for attribution) comes before the click is
+    spooled, not between the spooled click and its answer: a worker killed while it waits
+    leaves no spooled click that the person's second try would double."""
+    [message] = inject(client, auth, ["ann@x.org"], track_clicks=True)
+    middleware = app.wsgi_app
+    while not isinstance(middleware, ClickMiddleware):
+        middleware = middleware.app
+    order = []
+    tag, record = middleware.tag_landing, middleware.record
+    monkeypatch.setattr(middleware, "tag_landing", lambda *a: order.append("landing") or tag(*a))
+    monkeypatch.setattr(middleware, "record", lambda *a: order.append("spooled") or record(*a))
+    assert click(client, click_paths(message)[1]).status_code == 302
+    assert order == ["landing", "spooled"]
 
 
 def test_a_click_after_the_pixel_adds_no_open(client, auth, campaign, store, flush):
