@@ -289,74 +289,86 @@ def _geoip2fast_read(reader, parsed: tuple[int, int]) -> tuple[str, str, bool]: 
 
     parsed is the address as `parse_ip` gives it, whose number is the one geoip2fast's lookup
     makes of the address's text (`GeoIP2Fast._ip2int`: the IPv4 number, or the 128-bit IPv6
-    one), so the text is not parsed twice. By the steps `GeoIP2Fast.lookup` takes (geoip2fast
-    1.2, pinned), without what it adds and we never read: two clock readings and their
-    formatting, the matched network's CIDR text and a `GeoIPDetail` object, a third of a
-    lookup's time (docs/benchmarks.md). A geoip2fast without those steps is asked through
-    its public `lookup`.
+    one), so the text is not parsed twice. A geoip2fast without the steps `_lookup_steps`
+    takes is asked through its public `lookup`.
     """
-    try:
-        main, asn_of, country_of = _geoip2fast_steps(reader)
-    except AttributeError:  # pragma: no cover - another geoip2fast release
+    steps = _lookup_steps(reader)
+    if steps is None:  # pragma: no cover - another geoip2fast release
         result = reader.lookup(_ip_text(parsed))
         return result.country_code, result.asn_name, result.is_private
-    value = parsed[1]
-    try:
-        root, chunk, _first, last, _length = main(value)
-        if value > last:
-            return reader.error_code_network_not_found, "", False
-        asn_name, _ = asn_of(value)
-        code, _, is_private = country_of(root, chunk)
-    except Exception:  # noqa: BLE001 - lookup() answers its internal errors so
-        return reader.error_code_lookup_internal_error, "", False
-    return code, asn_name, is_private
+    return steps(parsed[1])
+
+
+# The module-level tables of geoip2fast 1.2 that its lookup reads.
+_GEOIP2FAST_TABLES = (
+    "mainIndex",
+    "mainListFirstIP",
+    "mainListNetlength",
+    "mainListIDCountryCodes",
+    "mainListNamesCountry",
+    "mainIndexASN",
+    "mainListFirstIPASN",
+    "mainListIDASN",
+    "mainListNetlengthASN",
+    "mainListNamesASN",
+    "numIPsv4",
+    "numIPsv6",
+    "MAX_IPv4",
+)
 
 
 @lru_cache(maxsize=2)
-def _geoip2fast_steps(reader):  # noqa: ANN001, ANN202
-    if reader.country is not True:  # a city file's lookup takes other steps
-        raise AttributeError("not a country file")
-    return reader._main_index_lookup, _asn_step(reader), reader._country_lookup
+def _lookup_steps(reader):  # noqa: ANN001, ANN202
+    """Return geoip2fast's lookup of a country file as one function of the address's number.
 
-
-def _asn_step(reader):  # noqa: ANN001, ANN202
-    """Return geoip2fast's `_asn_lookup` for reader, without the network's CIDR text.
-
-    Its steps (geoip2fast 1.2, pinned) on the module's ASN tables, read at each call as it
-    reads them; it also formats the matched network as text (`_int2ip` and a join, a third of
-    its time), which we never read. A geoip2fast without those tables gets its own method.
+    The steps `GeoIP2Fast.lookup` takes (geoip2fast 1.2, pinned: `_main_index_lookup`,
+    `_asn_lookup`, `_country_lookup`), on the module's tables, read at each call as its
+    methods read them, in one function: without what it adds and we never read (two clock
+    readings and their formatting, the matched networks' CIDR text, a `GeoIPDetail` object)
+    and without a method call, a try and a tuple per step, which together were most of a
+    lookup's time (docs/benchmarks.md). Errors are answered as its lookup answers them;
+    tests/rules/test_networks.py compares the two on thousands of addresses. None for a city
+    file, whose lookup takes other steps, or another release without these tables.
     """
     from geoip2fast import geoip2fast as module
 
-    if not all(
-        hasattr(module, name)
-        for name in (
-            "mainIndexASN",
-            "mainListFirstIPASN",
-            "mainListIDASN",
-            "mainListNetlengthASN",
-            "mainListNamesASN",
-            "numIPsv4",
-            "numIPsv6",
-        )
-    ):  # pragma: no cover - another geoip2fast release
-        return reader._asn_lookup
+    if reader.country is not True or not all(hasattr(module, n) for n in _GEOIP2FAST_TABLES):
+        return None  # pragma: no cover - a city file, or another geoip2fast release
+    right = bisect.bisect_right
 
-    def asn_lookup(value: int) -> tuple[str, str]:
-        if reader.asn == False:  # noqa: E712 - geoip2fast's own test, kept as it is
-            return "", ""
+    def lookup(value: int) -> tuple[str, str, bool]:
         try:
-            root = bisect.bisect_right(module.mainIndexASN, value) - 1
+            root = right(module.mainIndex, value) - 1
+            firsts = module.mainListFirstIP[root]
+            chunk = right(firsts, value) - 1
+            sizes = module.numIPsv4 if value <= module.MAX_IPv4 else module.numIPsv6
+            if value > firsts[chunk] + sizes[module.mainListNetlength[root][chunk]] - 1:
+                return reader.error_code_network_not_found, "", False
+            asn_name = asn_name_of(value)
+            index = module.mainListIDCountryCodes[root][chunk]
+            code, _name = module.mainListNamesCountry[index].split(":")
+        except Exception:  # noqa: BLE001 - lookup() answers its internal errors so
+            return reader.error_code_lookup_internal_error, "", False
+        if index < 16:
+            return reader.error_code_private_networks, asn_name, True
+        return code, asn_name, False
+
+    def asn_name_of(value: int) -> str:
+        # `_asn_lookup`: its own errors, and an address past the matched network, give "".
+        if reader.asn == False:  # noqa: E712 - geoip2fast's own test, kept as it is
+            return ""
+        try:
+            root = right(module.mainIndexASN, value) - 1
             firsts = module.mainListFirstIPASN[root]
-            chunk = bisect.bisect_right(firsts, value) - 1
+            chunk = right(firsts, value) - 1
             sizes = module.numIPsv6 if reader.ipv6 else module.numIPsv4
             if value > firsts[chunk] + sizes[module.mainListNetlengthASN[root][chunk]] - 1:
-                return "", ""
-            return module.mainListNamesASN[module.mainListIDASN[root][chunk]], ""
+                return ""
+            return module.mainListNamesASN[module.mainListIDASN[root][chunk]]
         except Exception:  # noqa: BLE001 - as geoip2fast's own answers its errors
-            return "", ""
+            return ""
 
-    return asn_lookup
+    return lookup
 
 
 def networks_dir(instance_path: str) -> Path:
