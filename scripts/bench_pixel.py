@@ -25,8 +25,9 @@ for the pixel), so that bursts are judged per network as behind a proxy. The mod
   and Chrome on Android and Windows, with varied versions, weighted roughly as mail opens are;
 - `unique`: the same templates with a build number never used before on every request.
 
-Before and after the modes, the same load on `/bare.gif`, a plain Flask route answering the
-same GIF under the same gunicorn (the baseline; their mean is used). For each mode it prints
+Before the first mode and after each one, the same load on `/bare.gif`, a plain Flask route
+answering the same GIF under the same gunicorn (the baseline: each mode is set against the mean
+of the two baseline runs beside it, as the machine's speed drifts). For each mode it prints
 req/s over the baseline's (target >= 1.2 for `one` and `mix`, >= 1.0 for `unique`), p99 latency
 (target < 20 ms at 64 connections), and how long after the load's end the backlog (fetches
 answered but not yet stored) took to empty (target < 5 s). At the end it stops the server with
@@ -496,15 +497,16 @@ def inject(server, campaign: str, count: int) -> list[str]:
     return paths
 
 
-def table_row(name: str, phase: dict, bare_rps: float | None) -> list:
-    """Return the summary table row of a phase."""
+def table_row(name: str, phase: dict) -> list:
+    """Return the summary table row of a phase (a pixel mode's ratio is over the mean of the
+    baseline's runs before and after it)."""
     count = max(phase["requests"], 1)
     pixel = "lost" in phase
     return [
         name,
         phase["requests"],
         f"{phase['rps']:,.0f}",
-        f"{phase['rps'] / bare_rps:.2f}" if pixel and bare_rps else "",
+        f"{phase['rps'] / phase['bare_rps']:.2f}" if pixel else "",
         f"{phase['p50'] * 1000:.1f}",
         f"{phase['p99'] * 1000:.1f}",
         f"{phase['cpu'] / count * 1000:.3f}",
@@ -614,6 +616,9 @@ def main() -> int:
             if warm:
                 phase = run(warm, args.warmup, "mix")
                 wait_for_backlog(server, "bench-warmup", phase["statuses"].get(200, 0), 0)
+            # The baseline runs before the first mode and after each one, and each mode is set
+            # against the two runs beside it: this machine's speed drifts by a fifth or more
+            # within a minute, which a baseline measured only at the start and the end hid.
             bare = [run(["/bare.gif"], args.seconds, "mix")]
             for mode in modes:
                 phase = phases[f"pixel, {mode} UA"] = run(paths[mode], args.seconds, mode)
@@ -627,7 +632,8 @@ def main() -> int:
                 cpu_before, ingest_before = phase["cpu_from"]
                 phase["cpu"] = server.cpu_seconds() - cpu_before
                 phase["ingest_cpu"] = server.others_cpu_seconds() - ingest_before
-            bare.append(run(["/bare.gif"], args.seconds, "mix"))
+                bare.append(run(["/bare.gif"], args.seconds, "mix"))
+                phase["bare_rps"] = (bare[-2]["rps"] + bare[-1]["rps"]) / 2
         exit_code = server.stop()
         flushed = server.cli("flush").stderr.strip()
         for mode, phase in campaigns.items():
@@ -636,8 +642,10 @@ def main() -> int:
             phase["stored"] = stats["total_opens"]
             phase["lost"] = max(0, answered - phase["stored"])
 
-    bare_rps = sum(phase["rps"] for phase in bare) / len(bare)
-    phases["bare Flask `/bare.gif`, before"], phases["bare Flask `/bare.gif`, after"] = bare
+    names = ["first", *(f"after {mode}" for mode in modes)]
+    phases.update(
+        (f"bare Flask `/bare.gif`, {name}", phase) for name, phase in zip(names, bare, strict=True)
+    )
     for name, phase in phases.items():
         print(f"{name}: statuses {phase['statuses']}, connection errors {phase['errors']}")
     print(f"gunicorn exit code after SIGTERM: {exit_code}; opentrack flush: {flushed}")
@@ -665,11 +673,11 @@ def main() -> int:
         "lost",
         "backlog s",
     ]
-    benchlib.print_table(headers, [table_row(n, p, bare_rps) for n, p in phases.items()])
+    benchlib.print_table(headers, [table_row(n, p) for n, p in phases.items()])
     print()
     ok = True
     for mode, phase in campaigns.items():
-        ratio = phase["rps"] / bare_rps
+        ratio = phase["rps"] / phase["bare_rps"]
         p99 = phase["p99"] * 1000
         met = ratio >= TARGETS[mode] and p99 < 20 and phase["drain"] < 5 and not phase["lost"]
         print(
