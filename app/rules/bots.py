@@ -103,36 +103,140 @@ def _one_pattern(*texts: str, flags: int = 0) -> re.Pattern[str]:
 
 
 # What a loosened alternative may hold: lower-case ASCII text, `\x20`, `\.`, `\[`, `\]`,
-# classes of those, `(?:` groups, `|` and `?`.
+# classes of those, `(?:` groups, `|` and `?`; `.` is any character.
 _LOOSE_SYNTAX = re.compile(r"(?:[a-z0-9/_;.:!-]|\\x20|\\[.\[\]]|\[[a-z0-9/_;\\x-]+\]|\(\?:|[|)?])+")
+_LOOSE_ITEM = re.compile(r"\\x20|\\[.\[\]]|\[[^\]]*\]|\(\?:|.")
 
 
-def _loose_screen(*texts: str):  # noqa: ANN202 - a Rust extractor's method, or None
+def _loosen(branch: str) -> str:
+    r"""Return a pattern branch that matches wherever it did, and maybe more often; or raise
+    ValueError: its lookarounds and word boundaries dropped, `\d` made any character."""
+    branch = re.sub(r"\(\?<?[=!][^()]*\)", "", branch).replace(r"\b", "")
+    branch = branch.replace(r"\d", ".")
+    if not _LOOSE_SYNTAX.fullmatch(branch):
+        raise ValueError(f"cannot loosen {branch!r} for a screen")
+    return branch
+
+
+def needed_texts(branch: str, joined: bool = False) -> set[str]:
+    r"""Return texts of which every text that a pattern branch matches holds at least one.
+
+    The branch is loosened (`_loosen`), then read as pieces: a character, a class, a group or
+    `?` gives the finite texts it matches; `.` any text. Of each alternative, the run of pieces
+    between two `.` whose shortest text is longest is kept, as the texts it matches.
+    joined: the branch is searched in a text with a piece cut out and a space in its place
+    (`outside`, below), so where it has a space, any text may stand.
+    """
+    items = _LOOSE_ITEM.findall(_loosen(branch))
+    alternatives, end = _alternatives(items, 0, joined)
+    if end != len(items):
+        raise ValueError(f"unbalanced group in {branch!r}")
+    needed: set[str] = set()
+    for pieces in alternatives:
+        runs = [_exact(run) for run in _runs(pieces)]
+        best = max(runs, key=lambda texts: min(map(len, texts)), default={""})
+        if min(map(len, best)) == 0:
+            raise ValueError(f"some match of {branch!r} holds no text")
+        needed |= best
+    return needed
+
+
+def _alternatives(items: list[str], at: int, joined: bool) -> tuple[list[list], int]:
+    """Read items from at to the end or a `)`: (its alternatives, each a list of pieces, each
+    the set of texts it matches or None for any text; where it stopped)."""
+    alternatives: list[list] = []
+    pieces: list[set[str] | None] = []
+    while at < len(items) and items[at] != ")":
+        item = items[at]
+        at += 1
+        piece: set[str] | None
+        if item == "|":
+            alternatives.append(pieces)
+            pieces = []
+            continue
+        if item == "(?:":
+            inner, at = _alternatives(items, at, joined)
+            at += 1
+            texts = [None if None in run else _exact(run) for run in inner]
+            piece = None if None in texts else set().union(*texts)
+        elif item == "?":
+            last = pieces.pop()
+            piece = None if last is None else last | {""}
+        elif item == ".":
+            piece = None
+        elif item.startswith("["):
+            piece = _class(item[1:-1])
+            piece = None if joined and " " in piece else piece
+        elif item == r"\x20":
+            piece = None if joined else {" "}
+        else:
+            piece = {item[-1]}
+        pieces.append(piece)
+    alternatives.append(pieces)
+    return alternatives, at
+
+
+def _class(body: str) -> set[str]:
+    body = body.replace(r"\x20", " ")
+    chars: set[str] = set()
+    at = 0
+    while at < len(body):
+        if at + 2 < len(body) and body[at + 1] == "-":
+            chars |= {chr(code) for code in range(ord(body[at]), ord(body[at + 2]) + 1)}
+            at += 3
+        else:
+            chars.add(body[at])
+            at += 1
+    return chars
+
+
+def _runs(pieces: list[set[str] | None]) -> list[list[set[str]]]:
+    runs: list[list[set[str]]] = [[]]
+    for piece in pieces:
+        if piece is None:
+            runs.append([])
+        else:
+            runs[-1].append(piece)
+    return [run for run in runs if run]
+
+
+def _exact(run: list[set[str]]) -> set[str]:
+    texts = {""}
+    for piece in run:
+        texts = {head + tail for head in texts for tail in piece}
+        if len(texts) > 1_000:
+            raise ValueError("a screened pattern's texts are too many to list")
+    return texts
+
+
+def text_screen(texts: set[str]):  # noqa: ANN201 - a finder's method, or None
+    """Return a test of a text: a true value (a list of where) when one of texts is in it.
+
+    Aho-Corasick (ahocorasick-rs, the Rust crate behind the regex engine's own literal
+    searches): one pass over the user agent for hundreds of texts, about a microsecond; None
+    when the package is missing (then every pattern is searched).
+    """
+    try:
+        from ahocorasick_rs import AhoCorasick, Implementation
+    except ImportError:  # pragma: no cover - ahocorasick-rs missing: the patterns alone
+        return None
+    return AhoCorasick(sorted(texts), implementation=Implementation.DFA).find_matches_as_indexes
+
+
+def _loose_screen(*texts: str, joined: bool = False):  # noqa: ANN202 - as text_screen
     r"""Return a fast test that is true wherever the patterns could match, or None.
 
     texts: patterns, or whitespace-separated alternatives as `_one_pattern` takes them. For
     patterns asked of nearly every user agent and seldom matching (a browser has no bot
-    word): each alternative loosened so that it matches wherever it did, and maybe more
-    often (its lookarounds and word boundaries dropped, `\d` made any character), then all
-    of them compiled by the Rust regex engine that ua-parser-rs carries (one of its
-    extractors), which tells a browser's user agent has none of them several times faster
-    than `re` searches the pattern itself. What remains is plain ASCII text, character
-    classes of it, groups and `?`, which both engines read alike; anything else fails here,
-    at import. Only where the test is true is the pattern searched (same answers, by
-    construction; tests/rules/test_rule_speedups.py checks it on the labelled table).
+    word): the texts one of which every match holds (`needed_texts`), looked for at once
+    (`text_screen`), which tells that a browser's user agent has none of them several times
+    faster than `re` searches the patterns. Only where the test is true are the patterns
+    searched (same answers, by construction; tests/rules/test_rule_speedups.py checks it).
     """
-    try:
-        from ua_parser_rs import DeviceExtractor
-    except ImportError:  # pragma: no cover - ua-parser-rs missing: the pattern alone
-        return None
-    loose = []
-    for branch in (branch for text in texts for branch in text.split()):
-        branch = re.sub(r"\(\?<?[=!][^()]*\)", "", branch).replace(r"\b", "")
-        branch = branch.replace(r"\d", ".")
-        if not _LOOSE_SYNTAX.fullmatch(branch):
-            raise ValueError(f"cannot loosen {branch!r} for the Rust screen")
-        loose.append(branch)
-    return DeviceExtractor([("|".join(loose), None, "screen", None, None)]).extract
+    needed = {
+        found for text in texts for branch in text.split() for found in needed_texts(branch, joined)
+    }
+    return text_screen(needed)
 
 
 # Bot words and machine markers read outside the device comments.
@@ -215,21 +319,18 @@ _PLATFORM_OR_BROWSER_WORDS = r"""iPhone iPad iPod Android Windows Macintosh Mac\
     Chrom Firefox Safari Opera KaiOS Tizen Browser MIDP CLDC MAUI WAP Nintendo Harmony AmigaOS
     Profile/"""
 _PLATFORM_OR_BROWSER = _one_pattern(_PLATFORM_OR_BROWSER_WORDS, flags=re.IGNORECASE)
-# The same words in lower case without the flag, for a user agent that is all ASCII, lower-cased:
-# there, ignoring case is comparing lower cases (re's Unicode case-folding adds equivalents only
-# for characters outside ASCII, such as the Kelvin sign for k), and re searches five times
-# faster without the flag (tests/rules/test_rule_speedups.py compares the two).
-_PLATFORM_OR_BROWSER_ASCII = _one_pattern(_PLATFORM_OR_BROWSER_WORDS.lower())
+# The same words in lower case, looked for at once (`text_screen`) in a user agent that is all
+# ASCII, lower-cased: there, ignoring case is comparing lower cases (re's Unicode case-folding
+# adds equivalents only for characters outside ASCII, such as the Kelvin sign for k), and the
+# words are plain text (tests/rules/test_rule_speedups.py compares the two).
+_PLATFORM_OR_BROWSER_ASCII = text_screen(
+    {text for word in _PLATFORM_OR_BROWSER_WORDS.lower().split() for text in needed_texts(word)}
+)
 _LONE_WORD = re.compile(r"^[A-Za-z][\w.!:-]*$")
 _DIGIT = re.compile(r"\d")
-# A Mozilla/x.y user agent whose first comment names no platform, or that has none.
-# (Old browsers put a language tag before it, `Mozilla/5.0 [en] (PalmOS; ...)`, and some TVs
-# no space, `Mozilla/5.0(SmartHub; ...)`.)
-_MOZILLA_NO_PLATFORM = re.compile(
-    r"^Mozilla/[\d.]++(?: \[[\w-]+\])?+(?: ?\((?![^)]*(?:"
-    + _PLATFORM_WORDS.pattern
-    + r"|;))[^)]*\)|(?! ?\()|$)"
-)
+# How a Mozilla/x.y user agent begins (old browsers put a language tag after it,
+# `Mozilla/5.0 [en] (PalmOS; ...)`).
+_MOZILLA_HEAD = re.compile(r"Mozilla/[\d.]++(?: \[[\w-]+\])?+")
 _LEADING_PRODUCT = re.compile(r"[\w.!+-]+/\S")
 # A bare name/version (the version may be missing, or followed by an empty comment).
 _BARE_PRODUCT = re.compile(r"^[\w.!-]+/[\w.+-]*(?: \(\))?$")
@@ -243,6 +344,19 @@ def tokens(lower: str) -> list[str]:
     return _TOKENS.findall(lower)
 
 
+def _outside(lower: str) -> str:
+    """Return a lower-cased user agent with its first comment cut out (a space in its place)
+    when that comment may name a device, else the user agent itself.
+
+    The first comment is the platform's and names the device: a model (RUBY, HYPER X, CUBOT)
+    is not a bot, and `(Java; U; MIDP-2.0)` is a phone's platform.
+    """
+    first = _FIRST_COMMENT.search(lower)
+    if first is None or not _DEVICE_WORDS.search(first.group(0)):
+        return lower
+    return lower[: first.start()] + " " + lower[first.end() :]
+
+
 def bot_evidence(
     ua: str, lower: str | None = None, words: list[str] | None = None
 ) -> tuple[str, str | None] | None:
@@ -254,29 +368,28 @@ def bot_evidence(
         lower = ua.lower()
     if words is None:
         words = _TOKENS.findall(lower)
-    # The first comment is the platform's and names the device: a model (RUBY, HYPER X,
-    # CUBOT) is not a bot and `(Java; U; MIDP-2.0)` is a phone's platform, so only a named
-    # crawler's token counts there (Storebot-Google puts its name in it).
-    first = _FIRST_COMMENT.search(lower)
-    if first is not None and not _DEVICE_WORDS.search(first.group(0)):
-        first = None
-    outside = lower if first is None else lower[: first.start()] + " " + lower[first.end() :]
+    outside = None  # `_outside(lower)`, cut when first needed
     if BOT_PRODUCTS.isdisjoint(words):
         # A known product joined to other words (`Daumoa-image`, `grpc-java-okhttp`).
         heads = [part for word in words if "-" in word for part in word.split("-")]
         if heads and not BOT_PRODUCTS.isdisjoint(heads):
             words = [*words, *heads]
     if not BOT_PRODUCTS.isdisjoint(words):
-        # Only a browser's first comment names a device; a tool's names its library.
-        inside = first is not None and lower.startswith("mozilla/")
+        # Only a browser's first comment names a device (a tool's names its library), and
+        # only a named crawler's token counts there (Storebot-Google puts its name in it).
+        browser = lower.startswith("mozilla/")
         for token in words:
-            if token in BOT_PRODUCTS and (
-                token in NAMED_CRAWLERS or not inside or token in outside
-            ):
-                at = lower.find(token)
-                name = ua[at : at + len(token)]
-                return f"the product token of a known crawler, tool or HTTP library ({name})", name
-    address = _ADDRESS_SCREEN is None or _ADDRESS_SCREEN(lower) is not None
+            if token not in BOT_PRODUCTS:
+                continue
+            if browser and token not in NAMED_CRAWLERS:
+                outside = _outside(lower) if outside is None else outside
+                if token not in outside:
+                    continue
+            at = lower.find(token)
+            name = ua[at : at + len(token)]
+            return f"the product token of a known crawler, tool or HTTP library ({name})", name
+    outside = _outside(lower) if outside is None else outside
+    address = _ADDRESS_SCREEN is None or bool(_ADDRESS_SCREEN(lower))
     if (
         (address and _URL.search(lower))
         or ("@" in lower and _MAIL.search(lower))
@@ -296,8 +409,9 @@ def bot_evidence(
         end = ua.find(")", found.end()) if found else -1
         if found and not _PLATFORM_WORDS.search(ua[found.end() : end if end >= 0 else None]):
             return "a '(compatible; ...)' comment that is not old Internet Explorer's", None
-    if (ua.endswith(")") or ua[-1:].isalpha()) and _DESKTOP_TAIL.match(ua):
-        return "a name without a version after a desktop browser's last token", None
+    tail = desktop_tail(ua)
+    if tail:
+        return tail, None
     # The Rust screen first: where it finds nothing, the pattern cannot match (above).
     screen = _BOT_WORDS_SCREEN
     word = _BOT_WORDS.search(outside) if screen is None or screen(outside) else None
@@ -306,11 +420,71 @@ def bot_evidence(
     return None
 
 
+def desktop_tail(ua: str) -> str | None:
+    """Return why a desktop browser's user agent with a bare name appended is a machine's."""
+    if (ua.endswith(")") or ua[-1:].isalpha()) and _DESKTOP_TAIL.match(ua):
+        return "a name without a version after a desktop browser's last token"
+    return None
+
+
+# Plain text that `bot_evidence` needs in a lower-cased user agent before it can say more
+# than `desktop_tail`: a product of BOT_PRODUCTS (alone or joined by hyphens), the markers it
+# looks for, a placeholder's plain form (`_PLACEHOLDER`).
+_EVIDENCE_MARKERS = ("@", "${", "(khtml, like gecko;", "electron/", "compatible")
+_PLACEHOLDER_TEXT = r"(?:firefox|chrome|gecko|applewebkit|safari)/[a-z]"
+
+
+def evidence_screen(*literals: str):  # noqa: ANN201 - as text_screen
+    """Return a test of a lower-cased user agent that is false only where `bot_evidence` can
+    say no more than `desktop_tail` and none of literals is in it; None without the finder.
+
+    One search (`text_screen`) for everything `bot_evidence` looks for: its products and
+    markers, and the texts its patterns need (`needed_texts`; its bot words are searched with
+    the device comment cut out, so they are read `joined`). A browser's user agent mostly has
+    none of them, so its words are never cut and its dozen searches never run. literals: the
+    caller's own texts, looked for in the same pass.
+    """
+    needed = {*BOT_PRODUCTS, *_EVIDENCE_MARKERS, *literals}
+    for text in _BOT_WORD_TEXTS:
+        for branch in text.split():
+            needed |= needed_texts(branch, joined=True)
+    for pattern in (_URL.pattern, _DOMAIN.pattern, _PLACEHOLDER_TEXT):
+        needed |= needed_texts(pattern)
+    return text_screen(needed)
+
+
 def names_platform_or_browser(ua: str) -> bool:
     """Return whether ua names a platform or a browser (`_PLATFORM_OR_BROWSER`, any case)."""
-    if ua.isascii():
-        return _PLATFORM_OR_BROWSER_ASCII.search(ua.lower()) is not None
+    if "Windows" in ua or "Android" in ua or "iPhone" in ua or "Macintosh" in ua or "Linux" in ua:
+        return True  # the commonest words, as browsers write them: plain text first
+    if ua.isascii() and _PLATFORM_OR_BROWSER_ASCII is not None:
+        return bool(_PLATFORM_OR_BROWSER_ASCII(ua.lower()))
     return _PLATFORM_OR_BROWSER.search(ua) is not None
+
+
+def mozilla_without_platform(ua: str) -> bool:
+    """Return whether a Mozilla/x.y user agent has no comment, or its first one names no
+    platform (none of `_PLATFORM_WORDS`, no `;`); some TVs put no space before it,
+    `Mozilla/5.0(SmartHub; ...)`.
+
+    The comment is cut out and searched by itself: one pattern with the words in a lookahead
+    tried them at every position of the comment (tests/rules/test_rule_speedups.py compares).
+    """
+    if ua.startswith("Mozilla/5.0 ("):  # nearly every browser's: no pattern needed
+        at = 11
+    else:
+        head = _MOZILLA_HEAD.match(ua)
+        if head is None:
+            return False
+        at = head.end()
+    if ua.startswith(" (", at):
+        at += 1
+    elif not ua.startswith("(", at):
+        return True
+    close = ua.find(")", at)
+    if close < 0:
+        return False
+    return ua.find(";", at, close) < 0 and _PLATFORM_WORDS.search(ua, at, close) is None
 
 
 def weak_bot_shape(ua: str) -> str | None:
@@ -319,7 +493,7 @@ def weak_bot_shape(ua: str) -> str | None:
     Asked after the generic mail-app shapes: a lone word or a bare `name/version` with no
     platform is what HTTP libraries and scripts send; no browser or mail client does.
     """
-    if ua.startswith("Mozilla/") and _MOZILLA_NO_PLATFORM.match(ua):
+    if ua.startswith("Mozilla/") and mozilla_without_platform(ua):
         return "a Mozilla/x.y user agent that names no platform, as no browser sends"
     named = names_platform_or_browser(ua)
     # No browser sends its bare name (`Chrome`, `firefox`); a lone word with a platform and a

@@ -151,8 +151,10 @@ def _judge(
     window: float,
 ) -> tuple[str, str, str]:
     """Return (verdict, source, reason) by the rules of research/machine_opens.md."""
-    method = (fetch.method or "GET").upper()
-    purpose = _header(fetch, "sec-purpose") or _header(fetch, "purpose")
+    method = fetch.method
+    if method != "GET":
+        method = (method or "GET").upper()
+    purpose = (_header(fetch, "sec-purpose") or _header(fetch, "purpose")) if fetch.headers else ""
     if method == "HEAD":
         return "machine", "prefetch", "A HEAD request checks the image without showing it"
     if purpose and PREFETCH_PURPOSE.search(purpose):
@@ -245,7 +247,7 @@ def classify(
     """Return the verdict on one pixel fetch; never raises on odd input."""
     user_agent = fetch.user_agent if isinstance(fetch.user_agent, str) else ""
     client = identify(user_agent)
-    app = android_app(_header(fetch, "x-requested-with"))
+    app = android_app(_header(fetch, "x-requested-with")) if fetch.headers else None
     if app is not None and client.kind in ("webview", "unknown", "client", "browser"):
         version = client.version if app == client.name else None
         os = "Android" if client.os == "unknown" else client.os

@@ -105,10 +105,10 @@ def test_the_bot_word_screen_is_true_wherever_the_pattern_matches():
     )
     found = [t for t in texts if bots._BOT_WORDS.search(t)]
     assert len(found) > 10_000
-    assert [t for t in found if screen(t) is None] == []
+    assert [t for t in found if not screen(t)] == []
     # And it does screen: most browsers' user agents have none of the words.
     browsers = [row.lower() for row in AGENTS if "Mozilla/5.0 (" in row]
-    assert sum(screen(t) is None for t in browsers) > len(browsers) / 2
+    assert sum(not screen(t) for t in browsers) > len(browsers) / 2
 
 
 def test_bot_evidence_is_the_same_without_the_rust_screens(monkeypatch):
@@ -144,3 +144,87 @@ def test_bot_evidence_is_the_same_without_the_rust_screens(monkeypatch):
     plain = [bots.bot_evidence(text) for text in texts]
     assert screened == plain
     assert sum(found is not None for found in plain) > 10_000
+
+
+# Pieces of user agents that trip each part of `bot_evidence` and the mail-client gates,
+# and of browsers' user agents that trip none.
+EVIDENCE_PIECES = (
+    "Mozilla/5.0 ",
+    "(Linux; Android 13; Phone ",
+    "(iPhone; CPU iPhone OS 17_0 like Mac OS X) ",
+    "(Macintosh; Intel Mac OS X 10_15_7) ",
+    "AppleWebKit/605.1.15 (KHTML, like Gecko) ",
+    "(KHTML, like Gecko; x) ",
+    "Chrome/120.0.0.0 ",
+    "Safari/537.36",
+    "Firefox/firefoxversion ",
+    ")",
+    " (compatible; ",
+    "http client",
+    "health",
+    " check",
+    "www.",
+    ".com",
+    ".co",
+    "@",
+    "${x}",
+    "Electron/28.0 ",
+    "Code/1.85 ",
+    "bot",
+    "feed",
+    "-User/1",
+    "Google-Read",
+    "Daumoa-image",
+    "curl",
+    "Thunderbird/115.0",
+    "outlook-ios-android",
+    "Mail/3.0 CFNetwork/1 ",
+    " Gecko/20100101 ",
+    "GoogleImageProxy",
+    "YahooMailProxy ",
+    "SeznamEmailProxy/1 ",
+    "Superhuman image proxy",
+    "proxy checker",
+    "Barracuda Sentinel ",
+    "Edge/12.246 Mozilla/5.0",
+    "é",
+    " ",
+    "/",
+)
+
+
+def test_the_evidence_screen_finds_something_wherever_bot_evidence_does():
+    """Where the screen finds nothing, bot_evidence finds no more than the desktop tail."""
+    screen = mail_clients._SCREEN
+    assert screen is not None
+    texts = AGENTS + _pieces(EVIDENCE_PIECES, count=30_000, seed=7)
+    shown = [t for t in texts if bots.bot_evidence(t) and not bots.desktop_tail(t)]
+    assert len(shown) > 10_000
+    assert [t for t in shown if not screen(t.lower())] == []
+    browsers = [row.lower() for row in AGENTS if "Mozilla/5.0 (" in row]
+    assert sum(not screen(t) for t in browsers) > len(browsers) / 3
+
+
+def test_identify_is_the_same_without_the_evidence_screen(monkeypatch):
+    """The screen only skips the words and searches that would decide nothing."""
+    texts = AGENTS + _pieces(EVIDENCE_PIECES, count=20_000, seed=8)
+    screened = [mail_clients._read(text) for text in texts]
+    monkeypatch.setattr(mail_clients, "_SCREEN", None)
+    plain = [mail_clients._read(text) for text in texts]
+    assert screened == plain
+    assert {client.kind for client in plain} >= {"bot", "browser", "client", "unknown"}
+
+
+def test_a_mozilla_user_agent_without_platform_is_told_as_by_one_pattern():
+    """The comment searched by itself gives what the pattern with a lookahead gives."""
+    plain = re.compile(
+        r"^Mozilla/[\d.]++(?: \[[\w-]+\])?+(?: ?\((?![^)]*(?:"
+        + bots._PLATFORM_WORDS.pattern
+        + r"|;))[^)]*\)|(?! ?\()|$)"
+    )
+    pieces = ("Mozilla/", "5.0", " [en]", " (", "(", ")", ";", "Linux", "X11", "SmartHub", "x", " ")
+    fuzz = _pieces(pieces, count=20_000, seed=10)
+    texts = AGENTS + fuzz + ["Mozilla/5.0" + text for text in fuzz]
+    found = [bots.mozilla_without_platform(text) for text in texts]
+    assert found == [bool(plain.match(text)) for text in texts]
+    assert 2_000 < sum(found) < len(texts) - 2_000
