@@ -3,7 +3,7 @@
 
 Usage:
     .venv/bin/python scripts/bench_classify.py [--lines 50000] [--agents 400] [--runs 3]
-        [--ranges 0] [--options]
+        [--against DIR] [--instructions LINES] [--ranges 0] [--options]
 
 Writes --lines input lines (half bare user agents, half JSON objects with an IP and seconds
 since sending) twice: "seen", cycling through --agents distinct user agents of the labelled
@@ -16,6 +16,13 @@ both, per wall second and per CPU second of the process, counted from its first 
 last (so that neither start-up nor exit is counted; the CPU clock is read from /proc), and
 their ratio, for each run; then the command's median and best run of each input. The target:
 20,000 unseen lines/s or more.
+
+--against DIR runs a checkout of another revision (its `app`, on PYTHONPATH) in the same turns
+and prints ours over it per run: this machine's speed drifts by up to two times within minutes,
+so only runs side by side compare two revisions. --instructions counts the CPU instructions
+the command spends on each unseen line under valgrind's callgrind (instrumented from the first
+answer to the last, so start-up is not counted): the same count at every run, whatever the
+machine's speed; with --against, for both.
 
 --options times the pieces in-process on never-seen user agents, microseconds each: the old
 parser (user-agents on ua-parser's pure-Python legacy API), each domain of ua-parser on its
@@ -152,6 +159,45 @@ def steady(command: list[str], data: bytes, env: dict) -> tuple[float, float, fl
         if process.poll() is None:
             process.kill()
     return start_cpu, wall, cpu, answers + 1
+
+
+def instructions(command: list[str], data: bytes, env: dict) -> float:
+    """Return the instructions a command spends a line after its first, under callgrind.
+
+    The process runs under valgrind with instrumentation off; once the first line is answered
+    it is switched on (callgrind_control), the rest are sent, and it is switched off when the
+    last answer has arrived. The count is read from callgrind's own total.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "callgrind.out"
+        valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
+        process = subprocess.Popen(
+            [*valgrind, f"--callgrind-out-file={out}", *command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        first, rest = data.split(b"\n", 1)
+        process.stdin.write(first + b"\n")
+        process.stdin.flush()
+        process.stdout.readline()
+        toggle = ["callgrind_control", "--instr=on", str(process.pid)]
+        subprocess.run(toggle, check=True, capture_output=True)
+        writer = threading.Thread(target=lambda: (process.stdin.write(rest), process.stdin.flush()))
+        writer.start()
+        expected, answers = rest.count(b"\n"), 0
+        while answers < expected:
+            chunk = os.read(process.stdout.fileno(), 1 << 16)
+            if not chunk:
+                break
+            answers += chunk.count(b"\n")
+        subprocess.run([*toggle[:1], "--instr=off", toggle[2]], check=True, capture_output=True)
+        writer.join()
+        process.stdin.close()
+        process.wait(timeout=600)
+        totals = re.search(rb"^totals: (\d+)", out.read_bytes(), re.MULTILINE)
+        return int(totals.group(1)) / max(answers, 1)
 
 
 def per_call(function, agents: list[str]) -> float:
@@ -306,6 +352,14 @@ def main() -> int:
     parser.add_argument(
         "--runs", type=int, default=3, help="runs of each input, command and baseline in turns"
     )
+    parser.add_argument("--against", type=Path, help="a checkout of another revision to compare")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="LINES",
+        help="count instructions an unseen line on this many lines, under valgrind",
+    )
     args = parser.parse_args()
     if args.ranges:
         bench_lookups(args.ranges, random.Random(2))
@@ -329,35 +383,48 @@ def main() -> int:
         env = {**os.environ, "OPENTRACK_INSTANCE_PATH": instance}
         ours_cmd = [str(BIN / "opentrack"), "classify"]
         base_cmd = [sys.executable, "-c", BASELINE]
+        other_env = {**env, "PYTHONPATH": str(args.against.resolve())} if args.against else None
         summary = []
         for mode, data in inputs.items():
-            ours_cpu = []
+            ours_cpu, other_cpu = [], []
             for _ in range(max(args.runs, 1)):
                 ours = steady(ours_cmd, data, env)
                 base = steady(base_cmd, data, env)
-                if ours[3] != args.lines or base[3] != args.lines:
-                    print(
-                        f"expected {args.lines} lines, got {ours[3]} and {base[3]}", file=sys.stderr
-                    )
+                other = steady(ours_cmd, data, other_env) if other_env else None
+                if any(run[3] != args.lines for run in (ours, base, other) if run):
+                    print(f"expected {args.lines} answers a run", file=sys.stderr)
                     return 1
                 rates = [
                     (args.lines - 1) / max(run[i], 1e-9) for run in (ours, base) for i in (1, 2)
                 ]
                 ours_cpu.append(rates[1])
-                print(
+                line = (
                     f"{mode:8} {rates[0]:10,.0f}/s wall {rates[1]:8,.0f}/s CPU "
                     f"{rates[2]:10,.0f}/s wall {rates[3]:8,.0f}/s CPU {rates[1] / rates[3]:13.2f}"
                 )
-            summary.append((mode, statistics.median(ours_cpu), max(ours_cpu)))
+                if other:
+                    other_cpu.append((args.lines - 1) / max(other[2], 1e-9))
+                    ratio = rates[1] / other_cpu[-1]
+                    line += f"   against: {other_cpu[-1]:8,.0f}/s CPU, ours / it {ratio:.2f}"
+                print(line)
+            summary.append((mode, ours_cpu, other_cpu))
         print(f"start-up of opentrack classify (to its first answer): {ours[0]:.2f} s CPU")
         # Another process on a shared core only ever slows a run down, so the fastest run is
         # the closest to what the code costs (as timeit's documentation argues for its minimum);
         # the median is printed beside it.
-        for mode, median, best in summary:
-            print(
-                f"{mode:8} opentrack classify, {args.runs} runs: median {median:,.0f}/s CPU, "
-                f"best {best:,.0f}/s CPU"
-            )
+        for mode, ours_cpu, other_cpu in summary:
+            for name, rates in (("opentrack classify", ours_cpu), ("against", other_cpu)):
+                if rates:
+                    print(
+                        f"{mode:8} {name}, {len(rates)} runs: median "
+                        f"{statistics.median(rates):,.0f}/s CPU, best {max(rates):,.0f}/s CPU"
+                    )
+        if args.instructions:
+            data = make_lines(never_seen(args.instructions, rng), args.instructions, rng)
+            for name, run_env in (("opentrack classify", env), ("against", other_env)):
+                if run_env is not None:
+                    count = instructions(ours_cmd, data, run_env)
+                    print(f"unseen   {name}: {count:,.0f} instructions a line (callgrind)")
         print("target: 20,000 unseen lines a second of CPU")
     return 0
 
