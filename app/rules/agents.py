@@ -99,15 +99,24 @@ def _version(major: Any, minor: Any, patch: Any) -> tuple[tuple, str]:
     The same steps in one loop (each part made an int when it is all digits, the parts that
     are None left out, joined by dots), a third of user-agents' time, which calls a function
     per part and a lambda per filter step (a loop, not a generator: a generator's frame costs
-    more than the three steps): tests/rules/test_agents.py compares the two on every kind of
-    part.
+    more than the three steps). A part of ASCII digits without a leading zero is its own
+    text, so only other parts are turned back into text (`str` of each part was most of the
+    join's cost). tests/rules/test_agents.py compares the two on every kind of part.
     """
     parts = []
+    texts = []
     for part in (major, minor, patch):
-        if part is not None:
-            parts.append(int(part) if isinstance(part, str) and part.isdigit() else part)
-    version = tuple(parts)
-    return version, ".".join(map(str, version))
+        if part is None:
+            continue
+        if isinstance(part, str) and part.isdigit():
+            number = int(part)
+            parts.append(number)
+            plain = part.isascii() and (part[0] != "0" or len(part) == 1)
+            texts.append(part if plain else str(number))
+        else:
+            parts.append(part)
+            texts.append(str(part))
+    return tuple(parts), ".".join(texts)
 
 
 def _parse_browser(family: str, major: Any = None, minor: Any = None, patch: Any = None) -> Any:

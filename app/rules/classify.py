@@ -252,10 +252,11 @@ def classify(
         version = client.version if app == client.name else None
         os = "Android" if client.os == "unknown" else client.os
         client = replace(client, name=app, version=version, os=os, kind="client")
-    match = networks.lookup(fetch.ip) if networks is not None else None
-    if networks is not None:
+    match, country, asn = None, None, None  # and so without an IP
+    if fetch.ip and networks is not None:
+        match = networks.lookup(fetch.ip)
         country, asn = networks.geo(fetch.ip)
-    else:
+    elif fetch.ip:
         country, asn = lookup_geo(fetch.ip)
     verdict, source, reason = _judge(fetch, client, match, asn, scanner_window_seconds)
 

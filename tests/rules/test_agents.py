@@ -130,7 +130,7 @@ def test_browser_and_os_are_built_as_user_agents_builds_them():
 
     from app.rules.agents import _parse_browser, _parse_operating_system
 
-    parts = [None, "", "0", "7", "10", "0a", "x", "1-2", " 3", "٣"]
+    parts = [None, "", "0", "7", "10", "05", "000", "0a", "x", "1-2", " 3", "٣", "1٣"]
     for major in parts:
         for minor in parts:
             for patch in (None, "0", "5", "b"):
