@@ -254,8 +254,7 @@ def classify(
         client = replace(client, name=app, version=version, os=os, kind="client")
     match, country, asn = None, None, None  # and so without an IP
     if fetch.ip and networks is not None:
-        match = networks.lookup(fetch.ip)
-        country, asn = networks.geo(fetch.ip)
+        match, country, asn = networks.facts(fetch.ip)
     elif fetch.ip:
         country, asn = lookup_geo(fetch.ip)
     verdict, source, reason = _judge(fetch, client, match, asn, scanner_window_seconds)

@@ -414,7 +414,8 @@ def _app_token(ua: str) -> tuple[str, str | None] | None:
     found = shape.match(ua) if shape is not None else None
     if found and _may_be_app(found.group(1)):
         return _app_name(found.group(1)), found.group(2)
-    if "Gecko" in ua and "Firefox/" not in ua.split("Gecko", 1)[0]:
+    gecko = ua.find("Gecko")
+    if gecko >= 0 and ua.find("Firefox/", 0, gecko) < 0:  # no Firefox/ before Gecko
         found = _GECKO_APP.search(ua)
         if found and _may_be_app(found.group(1)):
             return _app_name(found.group(1)), found.group(2)

@@ -148,6 +148,14 @@ class Networks:
         """Return (country, asn) for ip, preferring the configured .mmdb files."""
         return lookup_geo(ip, self.mmdb_paths)
 
+    def facts(self, ip: str | None) -> tuple[Match | None, str | None, str | None]:
+        """Return `lookup(ip)` and `geo(ip)` together, reading the address once."""
+        parsed = parse_ip(ip)
+        if parsed is None:
+            return None, None, None
+        country, asn = geo_of(parsed, self.mmdb_paths)
+        return self._tables[parsed[0]].find(parsed[1]), country, asn
+
 
 def load_dir(path: str | Path, mmdb_paths: Iterable[str] = ()) -> Networks:
     """Read the range files an update wrote into path; missing files are skipped."""
@@ -246,12 +254,19 @@ def _from_mmdb(record: dict) -> tuple[str | None, str | None]:
     return country, asn
 
 
-@lru_cache(maxsize=8192)
 def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | None, str | None]:
     """Return (ISO country code, network owner) for ip; (None, None) when unknown."""
     parsed = parse_ip(ip)
     if parsed is None:
         return None, None
+    return geo_of(parsed, mmdb_paths)
+
+
+@lru_cache(maxsize=8192)
+def geo_of(
+    parsed: tuple[int, int], mmdb_paths: tuple[str, ...] = ()
+) -> tuple[str | None, str | None]:
+    """Return `lookup_geo` of an address as `parse_ip` gives it, memoised by its number."""
     country: str | None = None
     asn: str | None = None
     # An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is looked up as the IPv4 one it is.
@@ -276,6 +291,9 @@ def lookup_geo(ip: str | None, mmdb_paths: tuple[str, ...] = ()) -> tuple[str | 
     if not country and code and len(code) == 2 and code.isalpha():
         country = code
     return country, asn or (asn_name or None)
+
+
+lookup_geo.cache_clear = geo_of.cache_clear  # type: ignore[attr-defined]
 
 
 def _ip_text(parsed: tuple[int, int]) -> str:

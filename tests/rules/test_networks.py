@@ -213,6 +213,18 @@ def test_lookup_geo_offline():
     assert lookup_geo("10.0.0.1") == (None, None)
 
 
+def test_facts_are_the_lookup_and_the_geo_of_an_address():
+    """facts reads the address once and answers what lookup and geo answer apart."""
+    networks = Networks([("8.8.8.0/24", "datacenter", "Google"), ("2a01:111::/32", "x", "y")])
+    addresses = [None, "", "garbage", "8.8.8.8", " 8.8.8.9 ", "::ffff:8.8.8.8", "10.0.0.1"]
+    addresses += ["2a01:111:f400::5", "[2a01:111::1]", "fe80::1%eth0", "81.2.69.142"]
+    for ip in addresses:
+        want = (networks.lookup(ip), *networks.geo(ip))
+        lookup_geo.cache_clear()
+        assert networks.facts(ip) == want, ip
+    assert networks.facts("::ffff:8.8.8.8")[0] == Match("datacenter", "Google")
+
+
 def test_lookup_geo_ignores_an_unreadable_mmdb(tmp_path):
     pytest.importorskip("maxminddb")
     broken = tmp_path / "broken.mmdb"
