@@ -223,7 +223,7 @@ def text_screen(texts: set[str]):  # noqa: ANN201 - a finder's method, or None
     return AhoCorasick(sorted(texts), implementation=Implementation.DFA).find_matches_as_indexes
 
 
-def _loose_screen(*texts: str, joined: bool = False):  # noqa: ANN202 - as text_screen
+def _loose_screen(*texts: str):  # noqa: ANN202 - as text_screen
     r"""Return a fast test that is true wherever the patterns could match, or None.
 
     texts: patterns, or whitespace-separated alternatives as `_one_pattern` takes them. For
@@ -233,10 +233,7 @@ def _loose_screen(*texts: str, joined: bool = False):  # noqa: ANN202 - as text_
     faster than `re` searches the patterns. Only where the test is true are the patterns
     searched (same answers, by construction; tests/rules/test_rule_speedups.py checks it).
     """
-    needed = {
-        found for text in texts for branch in text.split() for found in needed_texts(branch, joined)
-    }
-    return text_screen(needed)
+    return text_screen({found for text in texts for b in text.split() for found in needed_texts(b)})
 
 
 # Bot words and machine markers read outside the device comments.
@@ -412,7 +409,7 @@ def bot_evidence(
     tail = desktop_tail(ua)
     if tail:
         return tail, None
-    # The Rust screen first: where it finds nothing, the pattern cannot match (above).
+    # The screen first: where it finds nothing, the pattern cannot match (`_loose_screen`).
     screen = _BOT_WORDS_SCREEN
     word = _BOT_WORDS.search(outside) if screen is None or screen(outside) else None
     if word:

@@ -4,8 +4,9 @@ Rules are general shapes with public sources (docs/judging.md lists each): a mai
 own token, the shapes mail apps share (a product token after Gecko's or WebKit's part, beside
 Electron's, before CFNetwork's, or alone), then the bot shapes of `bots`, then user-agents'
 browsers. Results are memoised per user agent (bounded), so a user agent seen before costs a
-dictionary look-up; one never seen costs one pass of cheap token checks, and user-agents'
-reading (`agents`: ua-parser on its Rust engine) only when the platform is needed.
+dictionary look-up; one never seen costs one search for every text those rules need (`_SCREEN`:
+most browsers' user agents have none, and skip them), token checks where it finds some, and
+user-agents' reading (`agents`: ua-parser on its Rust engine) only when the platform is needed.
 """
 
 from __future__ import annotations
@@ -478,8 +479,9 @@ def _read(user_agent: str) -> Client:
         special = _special(ua, lower)
         if special is not None:
             return special
-    apple = "macintosh" in lower or "iphone" in lower or "ipad" in lower or "ipod" in lower
-    words = tokens(lower) if not plain or apple else []
+    # A plain user agent may still need Apple Mail's rules, gated by Apple's platform words.
+    apple = not plain or "macintosh" in lower or "iphone" in lower or "ipad" in lower
+    words = tokens(lower) if apple or "ipod" in lower else []
     # Most user agents name no mail product: one C-level pass over the words tells.
     candidates = (
         ()

@@ -94,7 +94,7 @@ def test_the_placeholder_pattern_finds_what_its_plain_form_finds():
 
 
 def test_the_bot_word_screen_is_true_wherever_the_pattern_matches():
-    """The Rust screen may say yes where the pattern finds nothing, never the other way."""
+    """The screen may say yes where the pattern finds nothing, never the other way."""
     screen = bots._BOT_WORDS_SCREEN
     assert screen is not None
     words = [w for text in bots._BOT_WORD_TEXTS for w in re.findall(r"[a-z]{2,}", text)]
