@@ -120,15 +120,15 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def steady(command: list[str], data: bytes, env: dict) -> tuple[float, float, float, int]:
-    """Run a command on data; return (start-up CPU s, wall s, CPU s, answers) after start-up.
+def after_first_line(command: list[str], data: bytes, env: dict, start, stop, timeout=60):  # noqa: ANN001, ANN201
+    """Run a command on data, calling start(process) once the first line is answered and
+    stop(process, what start returned) when the last answer has arrived, before the input is
+    closed; return (what start returned, what stop returned, answers after the first).
 
-    The first line is sent alone and, once it is answered (the process has started and
-    judged one line), the process's CPU clock is read from /proc; the rest of the lines are
-    then sent and the clock is read again when the last answer has arrived, before the input
-    is closed. So neither the start-up nor the exit is counted, however long either takes on
-    a busy machine (the start-up was taken off by subtracting other runs' before, and varied
-    by as much as the lines cost).
+    The first line is sent alone, so the process has started and judged one line when start
+    is called; the rest are sent from a thread while the answers are counted a chunk at a
+    time, not read line by line, so that this process takes as little as it can of the cores
+    while the command is measured.
     """
     first, rest = data.split(b"\n", 1)
     process = subprocess.Popen(
@@ -138,64 +138,70 @@ def steady(command: list[str], data: bytes, env: dict) -> tuple[float, float, fl
         process.stdin.write(first + b"\n")
         process.stdin.flush()
         process.stdout.readline()  # the first answer, whole (nothing else is sent yet)
-        start_cpu = _cpu_seconds(process.pid)
-        started = time.perf_counter()
+        begun = start(process)
         writer = threading.Thread(target=lambda: (process.stdin.write(rest), process.stdin.flush()))
         writer.start()
-        # Answers are counted a chunk at a time, not read line by line, so that this process
-        # takes as little as it can of the cores while the command is measured.
         expected, answers, out = rest.count(b"\n"), 0, process.stdout.fileno()
         while answers < expected:
             chunk = os.read(out, 1 << 16)
             if not chunk:
                 break
             answers += chunk.count(b"\n")
-        cpu = _cpu_seconds(process.pid) - start_cpu
-        wall = time.perf_counter() - started
+        ended = stop(process, begun)
         writer.join()
         process.stdin.close()
-        process.wait(timeout=60)
+        process.wait(timeout=timeout)
     finally:
         if process.poll() is None:
             process.kill()
-    return start_cpu, wall, cpu, answers + 1
+    return begun, ended, answers
+
+
+def steady(command: list[str], data: bytes, env: dict) -> tuple[float, float, float, int]:
+    """Run a command on data; return (start-up CPU s, wall s, CPU s, answers) after start-up.
+
+    The process's CPU clock is read from /proc once the first line is answered and again when
+    the last answer has arrived (`after_first_line`). So neither the start-up nor the exit is
+    counted, however long either takes on a busy machine (the start-up was taken off by
+    subtracting other runs' before, and varied by as much as the lines cost).
+    """
+
+    def start(process: subprocess.Popen) -> tuple[float, float]:
+        return _cpu_seconds(process.pid), time.perf_counter()
+
+    def stop(process: subprocess.Popen, begun: tuple[float, float]) -> tuple[float, float]:
+        return _cpu_seconds(process.pid) - begun[0], time.perf_counter() - begun[1]
+
+    begun, (cpu, wall), answers = after_first_line(command, data, env, start, stop)
+    return begun[0], wall, cpu, answers + 1
 
 
 def instructions(command: list[str], data: bytes, env: dict) -> float:
     """Return the instructions a command spends a line after its first, under callgrind.
 
-    The process runs under valgrind with instrumentation off; once the first line is answered
-    it is switched on (callgrind_control), the rest are sent, and it is switched off when the
-    last answer has arrived. The count is read from callgrind's own total.
+    The process runs under valgrind with instrumentation off; it is switched on once the first
+    line is answered and off when the last answer has arrived (`after_first_line`, with
+    callgrind_control). The count is read from callgrind's own total.
     """
+
+    def instrument(state: str):  # noqa: ANN202
+        def switch(process: subprocess.Popen, *_: object) -> None:
+            control = ["callgrind_control", f"--instr={state}", str(process.pid)]
+            subprocess.run(control, check=True, capture_output=True)
+
+        return switch
+
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
-        valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
-        process = subprocess.Popen(
-            [*valgrind, f"--callgrind-out-file={out}", *command],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
+        valgrind = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+        ]
+        _, _, answers = after_first_line(
+            [*valgrind, *command], data, env, instrument("on"), instrument("off"), timeout=600
         )
-        first, rest = data.split(b"\n", 1)
-        process.stdin.write(first + b"\n")
-        process.stdin.flush()
-        process.stdout.readline()
-        toggle = ["callgrind_control", "--instr=on", str(process.pid)]
-        subprocess.run(toggle, check=True, capture_output=True)
-        writer = threading.Thread(target=lambda: (process.stdin.write(rest), process.stdin.flush()))
-        writer.start()
-        expected, answers = rest.count(b"\n"), 0
-        while answers < expected:
-            chunk = os.read(process.stdout.fileno(), 1 << 16)
-            if not chunk:
-                break
-            answers += chunk.count(b"\n")
-        subprocess.run([*toggle[:1], "--instr=off", toggle[2]], check=True, capture_output=True)
-        writer.join()
-        process.stdin.close()
-        process.wait(timeout=600)
         totals = re.search(rb"^totals: (\d+)", out.read_bytes(), re.MULTILINE)
         return int(totals.group(1)) / max(answers, 1)
 
