@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -335,30 +336,80 @@ _GEOIP2FAST_TABLES = (
 )
 
 
+# An IPv4 address's network is looked for among those of its /16 only (`_placer`).
+_PREFIX_BITS = 16
+
+
+def _placer(module, index: str, chunks: str):  # noqa: ANN001, ANN202
+    """Return where a number's network lies in one of geoip2fast's tables, as its lookup finds it.
+
+    A table (the module's attribute named by chunks, `mainListFirstIP`) is a list of chunks of
+    network starts, each chunk but the last of one size, and index (`mainIndex`) holds the
+    first start of each; its lookup bisects the index for the chunk, then the chunk for the
+    network: (chunk number, place in it). For a never-seen address the chunk's bisection reads
+    a dozen numbers that no other lookup has brought into the caches (each an object of its
+    own, spread over megabytes). `starts[p]` counts the networks that start at or before the
+    first address of IPv4 /16 number p, so those of an address in that /16 lie between
+    `starts[p]` and `starts[p + 1]` (a few on average): where both ends lie in one chunk,
+    only that stretch of it is bisected, while the module holds the tables it was built on.
+    Other addresses, IPv6 among them, take the lookup's own two bisections. None where the
+    table is not laid out so.
+    """
+    right = bisect.bisect_right
+    heads, table = getattr(module, index), getattr(module, chunks)
+    size = len(table[0])
+    if len(heads) != len(table) or heads[0] != 0 or table[0][0] != 0:
+        return None  # pragma: no cover - another release's layout
+    if any(len(part) != size or heads[n] != part[0] for n, part in enumerate(table[:-1])):
+        return None  # pragma: no cover - another release's layout
+    starts = array("I")
+    for prefix in range((1 << (32 - _PREFIX_BITS)) + 1):
+        value = prefix << _PREFIX_BITS
+        root = right(heads, value) - 1
+        starts.append(root * size + right(table[root], value))
+    limit = len(starts) - 1
+
+    def place(value: int) -> tuple[int, int]:
+        prefix = value >> _PREFIX_BITS
+        if prefix < limit and getattr(module, chunks) is table:
+            first, last = starts[prefix], starts[prefix + 1]
+            root = (first - 1) // size
+            if (last - 1) // size == root:
+                base = root * size
+                return root, right(table[root], value, first - base, last - base) - 1
+        root = right(getattr(module, index), value) - 1
+        return root, right(getattr(module, chunks)[root], value) - 1
+
+    return place
+
+
 @lru_cache(maxsize=2)
 def _lookup_steps(reader):  # noqa: ANN001, ANN202
     """Return geoip2fast's lookup of a country file as one function of the address's number.
 
     The steps `GeoIP2Fast.lookup` takes (geoip2fast 1.2, pinned: `_main_index_lookup`,
-    `_asn_lookup`, `_country_lookup`), on the module's tables, read at each call as its
-    methods read them, in one function: without what it adds and we never read (two clock
-    readings and their formatting, the matched networks' CIDR text, a `GeoIPDetail` object)
-    and without a method call, a try and a tuple per step, which together were most of a
-    lookup's time (docs/benchmarks.md). Errors are answered as its lookup answers them;
-    tests/rules/test_networks.py compares the two on thousands of addresses. None for a city
-    file, whose lookup takes other steps, or another release without these tables.
+    `_asn_lookup`, `_country_lookup`), on the module's tables, in one function: without what
+    it adds and we never read (two clock readings and their formatting, the matched networks'
+    CIDR text, a `GeoIPDetail` object) and without a method call, a try and a tuple per step,
+    which together were most of a lookup's time (docs/benchmarks.md). An IPv4 address's
+    network is found among its /16's (`_placer`), while the tables are the ones it was built
+    on. Errors are answered as its lookup answers them; tests/rules/test_networks.py compares
+    the two on thousands of addresses. None for a city file, whose lookup takes other steps,
+    or another release without these tables.
     """
     from geoip2fast import geoip2fast as module
 
     if reader.country is not True or not all(hasattr(module, n) for n in _GEOIP2FAST_TABLES):
         return None  # pragma: no cover - a city file, or another geoip2fast release
-    right = bisect.bisect_right
+    country_place = _placer(module, "mainIndex", "mainListFirstIP")
+    network_place = _placer(module, "mainIndexASN", "mainListFirstIPASN") if reader.asn else None
+    if country_place is None or (reader.asn and network_place is None):
+        return None  # pragma: no cover - another release's layout
 
     def lookup(value: int) -> tuple[str, str, bool]:
         try:
-            root = right(module.mainIndex, value) - 1
+            root, chunk = country_place(value)
             firsts = module.mainListFirstIP[root]
-            chunk = right(firsts, value) - 1
             sizes = module.numIPsv4 if value <= module.MAX_IPv4 else module.numIPsv6
             if value > firsts[chunk] + sizes[module.mainListNetlength[root][chunk]] - 1:
                 return reader.error_code_network_not_found, "", False
@@ -376,9 +427,8 @@ def _lookup_steps(reader):  # noqa: ANN001, ANN202
         if reader.asn == False:  # noqa: E712 - geoip2fast's own test, kept as it is
             return ""
         try:
-            root = right(module.mainIndexASN, value) - 1
+            root, chunk = network_place(value)
             firsts = module.mainListFirstIPASN[root]
-            chunk = right(firsts, value) - 1
             sizes = module.numIPsv6 if reader.ipv6 else module.numIPsv4
             if value > firsts[chunk] + sizes[module.mainListNetlengthASN[root][chunk]] - 1:
                 return ""

@@ -333,6 +333,19 @@ def test_geo_steps_answer_as_geoip2fast_lookup_does():
     ips += [":".join(f"{rng.randrange(1 << 16):x}" for _ in range(8)) for _ in range(1000)]
     ips += ["2a01:111:f400::5", "8.8.8.8", "0.0.0.0", "255.255.255.255", "10.1.2.3", "::1"]
     ips += ["::ffff:8.8.4.4", "[2001:4860:4860::8888]", " 1.1.1.1 "]
+    # Where the /16 shortcut and the two bisections could part: the edges of /16s, and the
+    # first networks of chunks and their neighbours (on both tables).
+    from geoip2fast import geoip2fast as module
+
+    edges = [prefix << 16 for prefix in rng.sample(range(1 << 16), 300)]
+    edges += [
+        head
+        for chunks in (module.mainListFirstIP, module.mainListFirstIPASN)
+        for head in (chunk[0] for chunk in chunks)
+        if head < 1 << 32
+    ]
+    numbers = {max(0, min(edge + step, (1 << 32) - 1)) for edge in edges for step in (-1, 0, 1)}
+    ips += [_ip_text((4, number)) for number in sorted(numbers)]
     differ = []
     for ip in ips:
         parsed = parse_ip(ip)
