@@ -268,19 +268,141 @@ _TABLETS = frozenset(TABLET_DEVICE_FAMILIES)
 _TYPED = _TABLETS | frozenset(MOBILE_DEVICE_FAMILIES) | {"Spider"}
 
 
-def _could_make(family: str, names: frozenset[str]) -> bool:
+# Zero-width escapes: what they test lies outside a group's own text.
+_ASSERTION_ESCAPES = frozenset("bBAZz")
+# A quantifier after a group that lets it match nothing (`?`, `*`, `??`, `{0,n}`).
+_OPTIONAL_AFTER = re.compile(r"[?*]|\{0?,")
+# Families are compared as ua-parser's templates give them, stripped: a text with up to two
+# spaces at either end stands for its stripped self.
+_PADS = ("", " ", "  ")
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Return the index just past the character class that begins at pattern[start] (`[`)."""
+    at = start + 1
+    if pattern[at] == "^":
+        at += 1
+    if pattern[at] == "]":
+        at += 1
+    while pattern[at] != "]":
+        at += 2 if pattern[at] == "\\" else 1
+    return at + 1
+
+
+def _without_assertions(source: str) -> str:
+    """Return a pattern without its anchors and word-boundary tests (outside its classes)."""
+    out, at = [], 0
+    while at < len(source):
+        char = source[at]
+        if char == "\\":
+            if source[at + 1] not in _ASSERTION_ESCAPES:
+                out.append(source[at : at + 2])
+            at += 2
+        elif char == "[":
+            end = _class_end(source, at)
+            out.append(source[at:end])
+            at = end
+        elif char in "^$":
+            at += 1
+        else:
+            out.append(char)
+            at += 1
+    return "".join(out)
+
+
+def _groups(pattern: str) -> list[tuple[str, bool]] | None:
+    """Return each capturing group of a pattern, in number order: (its pattern, whether it may
+    take no part in a match); None for a pattern whose groups cannot be read apart.
+
+    A group takes part in every match unless a quantifier lets it, or a group around it, match
+    nothing, or it lies in one branch of an alternation. Its pattern is read without anchors
+    and word-boundary tests, which test the text around it (so it matches at least what the
+    group can capture); a backreference or a lookaround makes the pattern unreadable.
+    """
+    groups: list[str | None] = []
+    level_of: list[int] = []
+    open_levels: list[tuple[int, int | None, int]] = []  # (text start, group number, level)
+    parent: dict[int, int | None] = {0: None}
+    branching, skippable = set(), set()
+    at = 0
+    try:
+        while at < len(pattern):
+            char = pattern[at]
+            if char == "\\":
+                if pattern[at + 1].isdigit():
+                    return None
+                at += 2
+            elif char == "[":
+                at = _class_end(pattern, at)
+            elif char == "(":
+                if pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), at):
+                    return None
+                level = len(parent)
+                parent[level] = open_levels[-1][2] if open_levels else 0
+                number: int | None = len(groups)
+                if pattern.startswith("(?P<", at):
+                    start = pattern.index(">", at) + 1
+                elif pattern.startswith("(?", at):
+                    start, number = at + 2, None
+                else:
+                    start = at + 1
+                if number is not None:
+                    groups.append(None)
+                    level_of.append(level)
+                open_levels.append((start, number, level))
+                at = start
+            elif char == ")":
+                start, number, level = open_levels.pop()
+                if number is not None:
+                    groups[number] = pattern[start:at]
+                if _OPTIONAL_AFTER.match(pattern, at + 1):
+                    skippable.add(level)
+                at += 1
+            else:
+                if char == "|":
+                    branching.add(open_levels[-1][2] if open_levels else 0)
+                at += 1
+    except (IndexError, ValueError):
+        return None
+    if open_levels:
+        return None
+    read = []
+    for source, level in zip(groups, level_of, strict=True):
+        optional, up = level in skippable, parent[level]
+        while up is not None:
+            optional = optional or up in branching or up in skippable
+            up = parent[up]
+        read.append((_without_assertions(source or ""), optional))
+    return read
+
+
+def _could_make(rule: Any, names: frozenset[str]) -> bool:
     """Return whether a device rule's family template could give one of names.
 
-    `$n` stands for any text the rule captures, so a template is read as a pattern with `.*`
-    in their place (ua-parser strips the result); a plain family is compared as it is.
+    A plain family is compared as it is. In a template, `$n` stands for what group n of the
+    rule's pattern can capture (nothing, where the group may take no part), so the template is
+    read as a pattern of its own, with each group's pattern in its place; a template whose
+    rule's groups cannot be read apart has `.*` there instead (anything).
     """
+    family = rule.family
     if "$" not in family:
         return family in names
-    pattern = "".join(
-        ".*" if re.fullmatch(r"\$\d", piece) else re.escape(piece)
-        for piece in re.split(r"(\$\d)", family)
-    )
-    return any(re.fullmatch(rf"\s*{pattern}\s*", name) for name in names)
+    groups = _groups(rule.regex)
+    parts = []
+    for piece in re.split(r"(\$\d)", family):
+        if not re.fullmatch(r"\$\d", piece):
+            parts.append(re.escape(piece))
+        elif groups is None:
+            parts.append(".*")
+        elif 1 <= int(piece[1]) <= len(groups):
+            source, optional = groups[int(piece[1]) - 1]
+            parts.append(f"(?:{source}){'?' if optional else ''}")
+    ignore_case = rule.regex_flag == "i" or "(?i" in rule.regex
+    try:
+        shape = re.compile("".join(parts), re.IGNORECASE if ignore_case else 0)
+    except re.error:
+        shape = re.compile(".*")
+    return any(shape.fullmatch(f"{a}{name}{b}") for name in names for a in _PADS for b in _PADS)
 
 
 @lru_cache(maxsize=2)
@@ -302,7 +424,7 @@ def _screen(names: frozenset[str]) -> Callable[[str], Any] | None:
         return None
     rules = load_lazy_builtins()[2]
     copied = [rule for rule in rules if re.fullmatch(r"\s*\$\d\s*", rule.family)]
-    made = [rule for rule in rules if rule not in copied and _could_make(rule.family, names)]
+    made = [rule for rule in rules if rule not in copied and _could_make(rule, names)]
     fields = [(r.regex, r.regex_flag, r.family, r.brand, r.model) for r in made]
     if copied:
         # Families are compared case-sensitively, and a capture keeps the user agent's case.

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import user_agents
 
+from app.rules import agents
 from app.rules.agents import FastUserAgent, device_type, read_device, read_platform, resolved
 
 DATA = Path(__file__).parent.parent / "data"
@@ -142,3 +143,48 @@ def test_browser_and_os_are_built_as_user_agents_builds_them():
                 got = _parse_operating_system("iOS", major, minor, patch, "9")
                 assert (got, type(got)) == (want, type(want))
                 assert [type(part) for part in got.version] == [type(p) for p in want.version]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "groups"),
+    [
+        (
+            "; {0,2}(TCL)[ _]([^;/]{1,100}?)(?: Build|\\) AppleWebKit)",
+            [("TCL", False), ("[^;/]{1,100}?", False)],
+        ),
+        ("(Advent |)(Vega(?:Bean|Comb|))", [("Advent |", False), ("Vega(?:Bean|Comb|)", False)]),
+        ("(CUBE[ _])?([KU][0-9]+)", [("CUBE[ _]", True), ("[KU][0-9]+", False)]),
+        ("(?:(ZOPO) ([^;]+)|(ZP))", [("ZOPO", True), ("[^;]+", True), ("ZP", True)]),
+        ("(IBall)(?:[ _]([^;/]{1,100}?)|)", [("IBall", False), ("[^;/]{1,100}?", True)]),
+        ("\\b(Dell)\\b ([\\w]+$)", [("Dell", False), ("[\\w]+", False)]),
+        ("(?P<name>[a-z)(]+)", [("[a-z)(]+", False)]),
+        ("(a)\\1", None),
+        ("(?<=x)(a)", None),
+        ("(a", None),
+    ],
+)
+def test_device_rule_groups_are_read_apart(pattern, groups):
+    assert agents._groups(pattern) == groups
+
+
+def test_a_device_rule_that_cannot_make_a_typed_family_never_does():
+    """The screens leave out the device rules whose family template cannot give one of the
+    families device_type counts (`_could_make`): run with Python's re over the labelled table
+    and its redrawn copies, none of those rules gives one."""
+    from ua_parser import load_lazy_builtins
+    from ua_parser.utils import replacer
+
+    agents_read = [*AGENTS, *SHAPES, *(redrawn(ua, seed) for ua in AGENTS for seed in (1, 2))]
+    rules = load_lazy_builtins()[2]
+    made, wrong = 0, []
+    for rule in rules:
+        if agents._could_make(rule, agents._TYPED):
+            made += 1
+            continue
+        pattern = re.compile(rule.regex, re.IGNORECASE if rule.regex_flag == "i" else 0)
+        for ua in agents_read:
+            found = pattern.search(ua)
+            if found and replacer(rule.family, found) in agents._TYPED:
+                wrong.append((rule.regex, ua))
+    assert wrong == []
+    assert made < len(rules) / 5  # and the screens do leave most rules out
