@@ -18,6 +18,7 @@ for bot words: a device model is not a bot.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 
 def words(text: str) -> frozenset[str]:
@@ -209,18 +210,20 @@ def _exact(run: list[set[str]]) -> set[str]:
     return texts
 
 
-def text_screen(texts: set[str]):  # noqa: ANN201 - a finder's method, or None
+def text_screen(texts: Iterable[str], found_texts: bool = False):  # noqa: ANN201 - as below
     """Return a test of a text: a true value (a list of where) when one of texts is in it.
 
     Aho-Corasick (ahocorasick-rs, the Rust crate behind the regex engine's own literal
     searches): one pass over the user agent for hundreds of texts, about a microsecond; None
-    when the package is missing (then every pattern is searched).
+    when the package is missing (then every pattern is searched). found_texts: the test gives
+    the texts found instead (`find_matches_as_strings`).
     """
     try:
         from ahocorasick_rs import AhoCorasick, Implementation
     except ImportError:  # pragma: no cover - ahocorasick-rs missing: the patterns alone
         return None
-    return AhoCorasick(sorted(texts), implementation=Implementation.DFA).find_matches_as_indexes
+    finder = AhoCorasick(sorted(texts), implementation=Implementation.DFA)
+    return finder.find_matches_as_strings if found_texts else finder.find_matches_as_indexes
 
 
 def _loose_screen(*texts: str):  # noqa: ANN202 - as text_screen
@@ -431,15 +434,13 @@ _EVIDENCE_MARKERS = ("@", "${", "(khtml, like gecko;", "electron/", "compatible"
 _PLACEHOLDER_TEXT = r"(?:firefox|chrome|gecko|applewebkit|safari)/[a-z]"
 
 
-def evidence_screen(*literals: str):  # noqa: ANN201 - as text_screen
-    """Return a test of a lower-cased user agent that is false only where `bot_evidence` can
-    say no more than `desktop_tail` and none of literals is in it; None without the finder.
+def evidence_texts(*literals: str) -> set[str]:
+    """Return the texts a lower-cased user agent holds one of wherever `bot_evidence` can say
+    more than `desktop_tail`, and literals (the caller's own texts, looked for in the same pass).
 
-    One search (`text_screen`) for everything `bot_evidence` looks for: its products and
-    markers, and the texts its patterns need (`needed_texts`; its bot words are searched with
-    the device comment cut out, so they are read `joined`). A browser's user agent mostly has
-    none of them, so its words are never cut and its dozen searches never run. literals: the
-    caller's own texts, looked for in the same pass.
+    Its products and markers, and the texts its patterns need (`needed_texts`; its bot words
+    are searched with the device comment cut out, so they are read `joined`). A browser's user
+    agent mostly has none of them, so its words are never cut and its dozen searches never run.
     """
     needed = {*BOT_PRODUCTS, *_EVIDENCE_MARKERS, *literals}
     for text in _BOT_WORD_TEXTS:
@@ -447,7 +448,7 @@ def evidence_screen(*literals: str):  # noqa: ANN201 - as text_screen
             needed |= needed_texts(branch, joined=True)
     for pattern in (_URL.pattern, _DOMAIN.pattern, _PLACEHOLDER_TEXT):
         needed |= needed_texts(pattern)
-    return text_screen(needed)
+    return needed
 
 
 def names_platform_or_browser(ua: str) -> bool:

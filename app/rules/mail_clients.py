@@ -21,7 +21,8 @@ from app.rules.bots import (
     BOT_PRODUCTS,
     bot_evidence,
     desktop_tail,
-    evidence_screen,
+    evidence_texts,
+    text_screen,
     tokens,
     weak_bot_shape,
     words,
@@ -275,18 +276,23 @@ _GATES = frozenset(RULES_BY_TOKEN)
 # Apple Mail's gates (its rules are anchored shapes), in nearly every Apple browser's user
 # agent too: looked for by themselves, so that the screen below stays quiet on those.
 _APPLE_GATES = ("macintosh", "iphone", "ipad", "ipod")
-# One search telling that a lower-cased user agent has none of the texts that `_special`,
-# the other gates, `outlook-ios-android` and `bot_evidence` look for (most browsers' user
-# agents): then none of them is asked, its words are not cut, and of the bot evidence only the
-# desktop tail is asked (tests/rules/test_rule_speedups.py compares the answers without it).
-_SCREEN = evidence_screen(
-    *(_GATES - set(_APPLE_GATES)),
-    "outlook-ios-android",
-    GMAIL_PREFETCH_SUFFIX.lower(),
-    *(token.lower() for token, _kind, _name in PROXY_RULES),
-    "proxy",
-    *(token for token, _name in SCANNER_TOKENS),
+# One search for the texts that `_special`, the other gates, `outlook-ios-android` and
+# `bot_evidence` look for (`evidence_texts`), every place each is found (overlapping). Where it
+# finds none (most browsers' user agents), none of them is asked, its words are not cut, and
+# of the bot evidence only the desktop tail is asked; where it finds none of `_special`'s
+# (nearly every bot's), `_special` is not asked; where none of the gates' or the products',
+# the words are not cut (a word is a piece of the text). tests/rules/test_rule_speedups.py
+# compares the answers without it.
+_SPECIAL_TEXTS = frozenset(
+    {
+        GMAIL_PREFETCH_SUFFIX.lower(),
+        *(token.lower() for token, _kind, _name in PROXY_RULES),
+        "proxy",
+        *(token for token, _name in SCANNER_TOKENS),
+    }
 )
+_WORD_TEXTS = frozenset({*_GATES, "outlook-ios-android", *BOT_PRODUCTS}) - set(_APPLE_GATES)
+_SCREEN = text_screen(evidence_texts(*_SPECIAL_TEXTS, *_WORD_TEXTS), found_texts=True)
 
 _PRODUCTS = re.compile(r"(?:^|\s)([A-Za-z][\w.-]*)/(\d[\w.]*)")
 _CFNETWORK_APP = re.compile(r"^([^/\s]+)/(\d[\w.]*) CFNetwork/")
@@ -474,14 +480,16 @@ def _read(user_agent: str) -> Client:
     if not ua:
         return Client(kind="unknown")
     lower = ua.lower()
-    plain = _SCREEN is not None and not _SCREEN(lower)
-    if not plain:
+    found = _SCREEN(lower, overlapping=True) if _SCREEN is not None else None
+    plain = found is not None and not found
+    if found is None or not _SPECIAL_TEXTS.isdisjoint(found):
         special = _special(ua, lower)
         if special is not None:
             return special
-    # A plain user agent may still need Apple Mail's rules, gated by Apple's platform words.
-    apple = not plain or "macintosh" in lower or "iphone" in lower or "ipad" in lower
-    words = tokens(lower) if apple or "ipod" in lower else []
+    # Apple Mail's rules are gated by Apple's platform words, which the screen leaves out.
+    worded = found is None or not _WORD_TEXTS.isdisjoint(found)
+    apple = "macintosh" in lower or "iphone" in lower or "ipad" in lower or "ipod" in lower
+    words = tokens(lower) if worded or apple else []
     # Most user agents name no mail product: one C-level pass over the words tells.
     candidates = (
         ()
