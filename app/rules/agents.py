@@ -340,7 +340,7 @@ def _groups(pattern: str) -> list[tuple[str, bool]] | None:
                 level = len(parent)
                 parent[level] = open_levels[-1][2] if open_levels else 0
                 number: int | None = len(groups)
-                if pattern.startswith("(?P<", at):
+                if pattern.startswith(("(?P<", "(?<"), at):  # a named group (lookbehinds above)
                     start = pattern.index(">", at) + 1
                 elif pattern.startswith("(?", at):
                     start, number = at + 2, None

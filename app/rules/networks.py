@@ -395,7 +395,7 @@ def _lookup_steps(reader):  # noqa: ANN001, ANN202
     network is found among its /16's (`_placer`), while the tables are the ones it was built
     on. Errors are answered as its lookup answers them; tests/rules/test_networks.py compares
     the two on thousands of addresses. None for a city file, whose lookup takes other steps,
-    or another release without these tables.
+    or another release without these tables or with them laid out otherwise.
     """
     from geoip2fast import geoip2fast as module
 

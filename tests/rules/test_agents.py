@@ -158,6 +158,7 @@ def test_browser_and_os_are_built_as_user_agents_builds_them():
         ("(IBall)(?:[ _]([^;/]{1,100}?)|)", [("IBall", False), ("[^;/]{1,100}?", True)]),
         ("\\b(Dell)\\b ([\\w]+$)", [("Dell", False), ("[\\w]+", False)]),
         ("(?P<name>[a-z)(]+)", [("[a-z)(]+", False)]),
+        ("(?<name>x)|(y)", [("x", True), ("y", True)]),
         ("(a)\\1", None),
         ("(?<=x)(a)", None),
         ("(a", None),
