@@ -33,29 +33,40 @@ def test_the_ingester_stores_live_and_dead_spools_and_web_workers_stand_back(tmp
     ingester = Ingester(spool, by_ingester.extend, poll_seconds=0.005)
     stop = threading.Event()
     holding = threading.Event()
-    thread = threading.Thread(target=ingester.run, args=(stop, holding.set))
+    thread = threading.Thread(target=ingester.run, args=(stop, holding.set), daemon=True)
     thread.start()
-    assert holding.wait(5)
-    # A dead process's spool, its last line cut mid-write.
-    os.makedirs(spool, exist_ok=True)
-    with open(os.path.join(spool, "99999-dead.spool"), "w") as file:
-        file.write(json.dumps(line("dead-1")) + "\n" + '["cut", "m", 1')
-    worker = Recorder(spool, by_worker.extend, lambda counts: None, flush_seconds=0.005)
-    for n in range(50):
-        worker.append(line(f"live-{n}"))
-    assert wait_until(lambda: len(by_ingester) == 51)
-    time.sleep(0.1)
-    # The web worker only appended: the ingester holds the lease and stores for the host.
-    assert by_worker == []
-    assert sorted(keys(by_ingester)) == sorted(["dead-1", *(f"live-{n}" for n in range(50))])
-    assert not os.path.exists(os.path.join(spool, "99999-dead.spool"))
-    # A web worker that stops leaves its file to the ingester, which removes it once stored.
-    worker.append(line("last"))
-    worker.stop()
-    assert wait_until(lambda: "last" in keys(by_ingester))
-    assert wait_until(lambda: not [n for n in os.listdir(spool) if n.endswith(".spool")])
-    stop.set()
-    thread.join(5)
+    worker = None
+    try:
+        assert holding.wait(5)
+        # A dead process's spool, its last line cut mid-write. It is written whole under
+        # another name first, as a dead process's file is: a file created empty under its own
+        # name could be taken for a finished, empty spool and removed before it is written.
+        os.makedirs(spool, exist_ok=True)
+        dead = os.path.join(spool, "99999-dead.spool")
+        with open(dead + ".tmp", "w") as file:
+            file.write(json.dumps(line("dead-1")) + "\n" + '["cut", "m", 1')
+        os.rename(dead + ".tmp", dead)
+        worker = Recorder(spool, by_worker.extend, lambda counts: None, flush_seconds=0.005)
+        for n in range(50):
+            worker.append(line(f"live-{n}"))
+        assert wait_until(lambda: len(by_ingester) == 51), sorted(keys(by_ingester))
+        time.sleep(0.1)
+        # The web worker only appended: the ingester holds the lease and stores for the host.
+        assert by_worker == []
+        assert sorted(keys(by_ingester)) == sorted(["dead-1", *(f"live-{n}" for n in range(50))])
+        assert not os.path.exists(dead)
+        # A web worker that stops leaves its file to the ingester, which removes it once stored.
+        worker.append(line("last"))
+        worker.stop()
+        worker = None
+        assert wait_until(lambda: "last" in keys(by_ingester))
+        assert wait_until(lambda: not [n for n in os.listdir(spool) if n.endswith(".spool")])
+    finally:
+        # Stopped whatever happened above: a thread left running would keep pytest from exiting.
+        if worker is not None:
+            worker.stop()
+        stop.set()
+        thread.join(5)
     assert by_worker == []
     assert len(keys(by_ingester)) == len(set(keys(by_ingester))) == 52
 
