@@ -1,6 +1,8 @@
 import contextlib
 import os
 import secrets
+import sys
+import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -33,6 +35,37 @@ def pytest_configure(config):
             "the tests may create schemas in (postgresql://user@127.0.0.1:PORT/db); "
             "`scripts/pg start DIR` starts a throwaway one and prints its URL"
         )
+
+
+_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config.stash[_STATUS] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """End the run even when a test left a thread running that is not a daemon.
+
+    Python joins such threads at exit, so one that never stops (a test that failed before it
+    stopped its ingester did) would keep the run, and CI, waiting for ever. Each gets a few
+    seconds to end; those still running are named and the process exits with the run's status,
+    a failure if the run had passed.
+    """
+    left = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon
+    ]
+    for thread in left:
+        thread.join(5)
+    left = [thread for thread in left if thread.is_alive()]
+    if left:
+        names = ", ".join(thread.name for thread in left)
+        sys.stdout.flush()
+        sys.stderr.write(f"\nthreads left running by the tests, not waited for: {names}\n")
+        sys.stderr.flush()
+        os._exit(config.stash.get(_STATUS, 1) or 1)
 
 
 def pytest_collection_modifyitems(config, items):
