@@ -78,7 +78,8 @@ class Recorder:
         self._offset = 0
         self._size = 0
         self._thread = None
-        self._stopping = False
+        # Set by stop(): it also cuts short the writer thread's wait for a burst to gather.
+        self._stopping = threading.Event()
         self._last_orphan_scan = 0.0
         self._opened_at = 0.0
         # Lines the spool would not take yet, oldest first, and since when (monotonic).
@@ -128,7 +129,7 @@ class Recorder:
 
     def stop(self) -> None:
         """Store what is left (or leave it to the ingester) and stop the writer thread."""
-        self._stopping = True
+        self._stopping.set()
         self._wake.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=10)
@@ -255,11 +256,11 @@ class Recorder:
 
     def _run(self) -> None:
         delay = RETRY_SECONDS[0]
-        while not self._stopping:
+        while not self._stopping.is_set():
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
-            # Let a burst gather into one transaction.
-            time.sleep(self.flush_seconds)
+            # Let a burst gather into one transaction (unless stop() is waiting for this thread).
+            self._stopping.wait(self.flush_seconds)
             try:
                 self._write_memory()
                 with self.lease.unheld() as alone:
@@ -274,7 +275,7 @@ class Recorder:
             except Exception:
                 # The fetches stay in the spool file; the next round tries them again.
                 log.exception("could not store pixel fetches; retrying in %.1fs", delay)
-                time.sleep(delay)
+                self._stopping.wait(delay)
                 delay = min(delay * 2, RETRY_SECONDS[1])
 
     def _rotate_if_due(self) -> None:

@@ -119,13 +119,27 @@ def test_failing_store_keeps_the_spool_for_later(tmp_path):
     recorder.append(["k1", "m1", 1.0, None, "", "GET", None, None])
     time.sleep(0.3)
     assert calls
-    recorder._stopping = True
+    recorder._stopping.set()
     recorder._thread.join(5)
     stored = []
     # A new process (or the next round) stores what the broken one could not.
     successor = Recorder(str(tmp_path / "spool"), stored.extend, lambda counts: None)
     os.close(recorder._fd)
     assert successor.replay_orphans() == 1
+    assert [line[0] for line in stored] == ["k1"]
+
+
+def test_stop_does_not_wait_for_a_burst_to_gather(tmp_path):
+    # The writer thread waits flush_seconds after a fetch for more to join its batch; stop()
+    # cuts that wait short instead of timing out its join (10 s) and then storing.
+    stored = []
+    recorder = Recorder(str(tmp_path / "spool"), stored.extend, lambda counts: None, 30)
+    recorder.append(["k1", "m1", 1.0, None, "", "GET", None, None])
+    time.sleep(0.2)  # the thread has woken for the fetch and waits for the burst
+    started = time.monotonic()
+    recorder.stop()
+    assert time.monotonic() - started < 5
+    assert not recorder._thread.is_alive()
     assert [line[0] for line in stored] == ["k1"]
 
 
